@@ -1,0 +1,363 @@
+//! The Agency: the top-level handle that owns a storage and the topics
+//! declared through it.
+
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    fmt,
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use serde::Serialize;
+
+use crate::{
+    Delivery, Error, Message, Name, Result, StorageErrorKind, Topic,
+    durable::DurableTopic,
+    life::Life,
+    ring::Ring,
+    storage::{MemoryStorage, Storage, TopicSpec, TopicWatcher},
+    sync::lock,
+    topic::{Close, Kind},
+};
+
+/// The default largest encoded message: 1 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
+
+static GLOBAL: OnceLock<Agency> = OnceLock::new();
+
+/// The top-level handle: declares topics over one storage.
+///
+/// Cheap to clone (`Arc` inside), `Send + Sync`. Usually one per process
+/// (see [`Agency::set_global`]); several may coexist and share nothing.
+///
+/// ```
+/// use omg::{Agency, Delivery, StartAt};
+///
+/// let agency = Agency::in_memory();
+/// let scores = agency.topic::<u32>("scores", Delivery::exactly_once())?;
+/// scores.publisher().publish(7)?;
+/// let mut cursor = scores.cursor(StartAt::Earliest)?;
+/// assert_eq!(cursor.recv()?.value, 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Agency {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Arc<dyn Storage>,
+    max_message_size: usize,
+    topics: Mutex<HashMap<Name, Entry>>,
+    shut_down: AtomicBool,
+}
+
+/// A declared topic as the agency remembers it.
+struct Entry {
+    delivery: Delivery,
+    type_id: TypeId,
+    type_name: &'static str,
+    /// A `Kind<T>` for the entry's `T`.
+    kind: Box<dyn Any + Send + Sync>,
+    closer: Arc<dyn Close>,
+}
+
+impl Entry {
+    fn describe(&self) -> String {
+        format!("{} of {}", self.delivery, self.type_name)
+    }
+}
+
+/// Builds an [`Agency`].
+#[derive(Debug)]
+pub struct AgencyBuilder {
+    storage: Option<Arc<dyn Storage>>,
+    max_message_size: usize,
+}
+
+impl AgencyBuilder {
+    /// The storage for durable topics. Default: a new [`MemoryStorage`].
+    /// The agency owns it: [`Agency::shutdown`] closes it.
+    #[must_use]
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// The largest encoded message accepted on durable topics, in bytes
+    /// (default [`DEFAULT_MAX_MESSAGE_SIZE`]). Larger ones fail with
+    /// [`Error::TooLarge`]. At-most-once messages are never encoded, so the
+    /// limit does not apply to them.
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Builds the agency.
+    pub fn build(self) -> Agency {
+        Agency {
+            inner: Arc::new(Inner {
+                storage: self
+                    .storage
+                    .unwrap_or_else(|| Arc::new(MemoryStorage::new())),
+                max_message_size: self.max_message_size,
+                topics: Mutex::new(HashMap::new()),
+                shut_down: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+impl Agency {
+    /// A builder, defaulting to the in-memory storage.
+    pub fn builder() -> AgencyBuilder {
+        AgencyBuilder {
+            storage: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+
+    /// An agency over a fresh [`MemoryStorage`].
+    pub fn in_memory() -> Self {
+        Self::builder().build()
+    }
+
+    /// Makes this agency the process-wide one returned by [`Agency::global`].
+    ///
+    /// # Errors
+    /// [`Error::GlobalAlreadySet`] if one was set before.
+    pub fn set_global(&self) -> Result<()> {
+        GLOBAL
+            .set(self.clone())
+            .map_err(|_| Error::GlobalAlreadySet)
+    }
+
+    /// The process-wide agency.
+    ///
+    /// # Errors
+    /// [`Error::GlobalNotSet`] before [`Agency::set_global`].
+    pub fn global() -> Result<Self> {
+        GLOBAL.get().cloned().ok_or(Error::GlobalNotSet)
+    }
+
+    /// Declares the topic `name` carrying `T` with `delivery`, or returns the
+    /// existing one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`]; [`Error::TopicMismatch`] when the topic exists
+    /// with another class, options or message type (in this process or in the
+    /// storage); [`Error::ShutDown`]; a storage error.
+    pub fn topic<T: Message>(&self, name: &str, delivery: Delivery) -> Result<Topic<T>> {
+        self.topic_by_name(Name::new(name)?, delivery)
+    }
+
+    /// [`Agency::topic`] with an already validated name (omg's own topics use
+    /// reserved names).
+    pub(crate) fn topic_by_name<T: Message>(
+        &self,
+        name: Name,
+        delivery: Delivery,
+    ) -> Result<Topic<T>> {
+        self.check_open()?;
+        let mut topics = lock(&self.inner.topics);
+        if let Some(entry) = topics.get(&name) {
+            let kind = entry.kind.downcast_ref::<Kind<T>>();
+            return match kind {
+                Some(kind) if entry.delivery == delivery && entry.type_id == TypeId::of::<T>() => {
+                    Ok(self.handle(name, delivery, kind.clone()))
+                }
+                _ => Err(Error::TopicMismatch {
+                    topic: name,
+                    existing: entry.describe(),
+                    requested: format!("{delivery} of {}", std::any::type_name::<T>()),
+                }),
+            };
+        }
+        let spec = TopicSpec {
+            name: name.clone(),
+            delivery,
+            message_type: std::any::type_name::<T>().to_owned(),
+        };
+        let (kind, closer): (Kind<T>, Arc<dyn Close>) = if delivery.is_durable() {
+            let durable = Arc::new(DurableTopic::new(
+                name.clone(),
+                self.inner.storage.clone(),
+                0,
+            ));
+            let watcher: Arc<dyn TopicWatcher> = durable.clone();
+            let info = self
+                .inner
+                .storage
+                .declare(&spec, Arc::downgrade(&watcher))?;
+            durable.observe_head(info.next_offset);
+            (Kind::Durable(durable.clone()), durable)
+        } else {
+            if let Some(stored) = self.inner.storage.describe(&name)? {
+                return Err(Error::TopicMismatch {
+                    topic: name,
+                    existing: stored.describe(),
+                    requested: spec.describe(),
+                });
+            }
+            let keep = match delivery {
+                Delivery::AtMostOnce { keep } => keep,
+                _ => 1,
+            };
+            let ring = Arc::new(Ring::<T>::new(name.clone(), keep));
+            (Kind::Ring(ring.clone()), ring)
+        };
+        topics.insert(
+            name.clone(),
+            Entry {
+                delivery,
+                type_id: TypeId::of::<T>(),
+                type_name: std::any::type_name::<T>(),
+                kind: Box::new(kind.clone()),
+                closer,
+            },
+        );
+        Ok(self.handle(name, delivery, kind))
+    }
+
+    fn handle<T>(&self, name: Name, delivery: Delivery, kind: Kind<T>) -> Topic<T> {
+        Topic {
+            agency: self.clone(),
+            name,
+            delivery,
+            kind,
+        }
+    }
+
+    /// Every topic: the at-most-once ones of this agency and the durable ones
+    /// in its storage, sorted by name.
+    ///
+    /// # Errors
+    /// [`Error::ShutDown`] or a storage error.
+    pub fn topics(&self) -> Result<Vec<TopicSpec>> {
+        self.check_open()?;
+        let mut specs = self.inner.storage.topics()?;
+        for (name, entry) in lock(&self.inner.topics).iter() {
+            if !entry.delivery.is_durable() {
+                specs.push(TopicSpec {
+                    name: name.clone(),
+                    delivery: entry.delivery,
+                    message_type: entry.type_name.to_owned(),
+                });
+            }
+        }
+        specs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(specs)
+    }
+
+    /// Deletes a topic with its messages, cursors and idempotency keys.
+    /// Every handle of it then fails with [`Error::Deleted`], and blocked
+    /// readers wake. Returns whether it existed. Declaring the name again
+    /// creates a new, empty topic.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::ShutDown`] or a storage error.
+    pub fn delete_topic(&self, name: &str) -> Result<bool> {
+        let name = Name::new(name)?;
+        self.check_open()?;
+        let local = lock(&self.inner.topics).remove(&name);
+        if let Some(entry) = &local {
+            entry.closer.close(Life::Deleted);
+        }
+        let stored = self.inner.storage.delete_topic(&name)?;
+        Ok(local.is_some() || stored)
+    }
+
+    /// Shuts the agency down: every topic handle, publisher and cursor of it
+    /// fails with [`Error::ShutDown`] from now on, blocked readers wake with
+    /// that error, and the storage is closed after flushing what was already
+    /// submitted (so nothing acknowledged is lost). Idempotent.
+    pub fn shutdown(&self) {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let entries: Vec<Entry> = lock(&self.inner.topics).drain().map(|(_, e)| e).collect();
+        for entry in &entries {
+            entry.closer.close(Life::ShutDown);
+        }
+        self.inner.storage.close();
+        tracing::debug!(topics = entries.len(), "agency shut down");
+    }
+
+    /// Whether [`Agency::shutdown`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.shut_down.load(Ordering::Acquire)
+    }
+
+    /// The storage behind durable topics.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// The largest encoded message accepted.
+    pub fn max_message_size(&self) -> usize {
+        self.inner.max_message_size
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.is_shut_down() {
+            Err(Error::ShutDown)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Encodes a message for `topic`, enforcing the size limit.
+    pub(crate) fn encode<T: Serialize>(&self, topic: &Name, message: &T) -> Result<Vec<u8>> {
+        let payload = postcard::to_allocvec(message).map_err(|e| Error::Encode {
+            topic: topic.clone(),
+            type_name: std::any::type_name::<T>(),
+            reason: e.to_string(),
+        })?;
+        if payload.len() > self.inner.max_message_size {
+            return Err(Error::TooLarge {
+                topic: topic.clone(),
+                size: payload.len(),
+                max: self.inner.max_message_size,
+            });
+        }
+        Ok(payload)
+    }
+
+    /// Turns a storage's report into what the caller of `topic` should see:
+    /// a closed storage after shutdown is [`Error::ShutDown`]; a topic the
+    /// storage no longer knows was deleted.
+    pub(crate) fn explain(&self, topic: &Name, error: Error) -> Error {
+        match error {
+            Error::Storage(e) if e.kind() == StorageErrorKind::Closed && self.is_shut_down() => {
+                Error::ShutDown
+            }
+            Error::UnknownTopic { .. } => Error::Deleted {
+                topic: topic.clone(),
+            },
+            other => other,
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: flush and close the storage, as shutdown would.
+        if !self.shut_down.load(Ordering::Acquire) {
+            self.storage.close();
+        }
+    }
+}
+
+impl fmt::Debug for Agency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Agency")
+            .field("storage", &self.inner.storage)
+            .field("topics", &lock(&self.inner.topics).len())
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}

@@ -1,0 +1,150 @@
+//! The at-most-once ring: the last `keep` messages of a topic, in memory.
+//!
+//! One mutex guards the ring, its head and its waiters. Publishing is a
+//! push under the lock (never blocks on readers, never fails for capacity).
+//! Readers copy *batches* out under the lock into their own buffers, so a
+//! reader takes the lock once per batch, not once per message; a reader
+//! whose position was overwritten jumps to the oldest retained message and
+//! is told how many it missed.
+
+use std::collections::VecDeque;
+
+use crate::{
+    Error, Name, Record, Timestamp,
+    life::Life,
+    signal::{Signal, WaitList, Woken},
+    sync::{Mutex, lock},
+};
+
+#[derive(Debug)]
+pub(crate) struct Ring<T> {
+    name: Name,
+    state: Mutex<RingState<T>>,
+}
+
+#[derive(Debug)]
+struct RingState<T> {
+    slots: VecDeque<(Timestamp, T)>,
+    /// Offset the next message gets.
+    next: u64,
+    keep: usize,
+    waiters: WaitList,
+    life: Life,
+}
+
+impl<T> RingState<T> {
+    fn first(&self) -> u64 {
+        self.next - self.slots.len() as u64
+    }
+}
+
+/// What one [`Ring::fill`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fill {
+    /// Messages lost to overwriting before the copied ones.
+    pub(crate) missed: u64,
+    /// Messages copied.
+    pub(crate) copied: usize,
+}
+
+impl<T: Clone> Ring<T> {
+    pub(crate) fn new(name: Name, keep: usize) -> Self {
+        let keep = keep.max(1);
+        Self {
+            name,
+            state: Mutex::new(RingState {
+                slots: VecDeque::with_capacity(keep.min(1 << 16)),
+                next: 0,
+                keep,
+                waiters: WaitList::default(),
+                life: Life::Open,
+            }),
+        }
+    }
+
+    /// Appends `value`; returns its offset.
+    /// Gives `value` back if the topic is closed.
+    pub(crate) fn push(&self, value: T, timestamp: Timestamp) -> Result<u64, (Error, T)> {
+        let mut state = lock(&self.state);
+        if let Err(e) = state.life.check(&self.name) {
+            return Err((e, value));
+        }
+        if state.slots.len() == state.keep {
+            state.slots.pop_front();
+        }
+        state.slots.push_back((timestamp, value));
+        let offset = state.next;
+        state.next += 1;
+        let woken = if state.waiters.is_empty() {
+            Woken::none()
+        } else {
+            state.waiters.take()
+        };
+        drop(state);
+        woken.notify();
+        Ok(offset)
+    }
+
+    /// Copies up to `max` messages from `*position` into `out`, advancing
+    /// `*position`. When nothing is there and `signal` is given, registers it
+    /// before releasing the lock.
+    pub(crate) fn fill(
+        &self,
+        position: &mut u64,
+        max: usize,
+        out: &mut VecDeque<Record<T>>,
+        signal: Option<&Signal>,
+    ) -> Result<Fill, Error> {
+        let mut state = lock(&self.state);
+        state.life.check(&self.name)?;
+        let first = state.first();
+        let missed = first.saturating_sub(*position);
+        *position = (*position).max(first);
+        let start = usize::try_from(*position - first)
+            .unwrap_or(usize::MAX)
+            .min(state.slots.len());
+        let copied = (state.slots.len() - start).min(max);
+        for (timestamp, value) in state.slots.range(start..start + copied) {
+            out.push_back(Record {
+                offset: *position,
+                timestamp: *timestamp,
+                value: value.clone(),
+            });
+            *position += 1;
+        }
+        if copied == 0
+            && missed == 0
+            && let Some(signal) = signal
+        {
+            state.waiters.register(signal);
+        }
+        Ok(Fill { missed, copied })
+    }
+
+    /// The head (offset of the next message) and the oldest retained offset.
+    pub(crate) fn bounds(&self) -> Result<(u64, u64), Error> {
+        let state = lock(&self.state);
+        state.life.check(&self.name)?;
+        Ok((state.first(), state.next))
+    }
+
+    /// The first retained offset whose timestamp is at or after `time`.
+    pub(crate) fn offset_at(&self, time: Timestamp) -> Result<u64, Error> {
+        let state = lock(&self.state);
+        state.life.check(&self.name)?;
+        let index = state.slots.partition_point(|(t, _)| *t < time);
+        Ok(state.first() + index as u64)
+    }
+
+    /// Ends the ring for good and wakes every waiter.
+    pub(crate) fn close(&self, life: Life) {
+        let mut state = lock(&self.state);
+        if state.life == Life::Open {
+            state.life = life;
+        }
+        state.slots.clear();
+        let woken = state.waiters.take();
+        drop(state);
+        woken.notify();
+    }
+}

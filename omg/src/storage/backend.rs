@@ -1,0 +1,111 @@
+//! The [`Storage`] trait.
+
+use std::{fmt, sync::Weak};
+
+use super::{Admission, Completion, ReadBuf, ReadInfo, SubmitError, WriteBatch};
+use crate::{Delivery, Name, Result, Timestamp};
+
+/// A durable topic's declaration as a storage keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// The topic's name.
+    pub name: Name,
+    /// Its delivery class and options (always durable in a storage).
+    pub delivery: Delivery,
+    /// The Rust type name of its messages, checked on every redeclaration.
+    pub message_type: String,
+}
+
+impl TopicSpec {
+    /// Human-readable form used in [`Error::TopicMismatch`](crate::Error::TopicMismatch).
+    pub fn describe(&self) -> String {
+        format!("{} of {}", self.delivery, self.message_type)
+    }
+}
+
+/// A topic's retained range when it was declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TopicInfo {
+    /// The oldest retained offset.
+    pub first_offset: u64,
+    /// The offset the next append will get (the head).
+    pub next_offset: u64,
+}
+
+/// Told by a storage when a topic's committed head moves, so blocked cursors
+/// wake. Storages hold watchers weakly and drop dead ones.
+pub trait TopicWatcher: Send + Sync {
+    /// Messages up to `next_offset` (exclusive) are committed and readable.
+    /// Called after the commit, never while a storage lock is held that
+    /// [`Storage::read`] needs.
+    fn committed(&self, next_offset: u64);
+
+    /// The topic was deleted (possibly by another process).
+    fn deleted(&self) {}
+}
+
+/// A durable storage for at-least-once and exactly-once topics.
+///
+/// Implementations must give these guarantees, which the conformance kit
+/// (`omg::testkit`, feature `testkit`) checks:
+///
+/// - offsets of a topic are dense (0, 1, 2, …) and assigned at commit;
+/// - a batch is atomic: all its appends and cursor commits, or none;
+/// - an append whose idempotency key the topic already holds appends nothing
+///   and reports the first offset ([`Appended::duplicate`](super::Appended));
+/// - an append with an expected offset fails the batch with
+///   [`Error::Conflict`](crate::Error::Conflict) when the topic is elsewhere;
+/// - reads never return uncommitted records (read-committed);
+/// - timestamps are non-decreasing within a topic (the storage raises a
+///   timestamp that would go backwards to its predecessor's);
+/// - every watcher of a topic is told about every commit to it.
+pub trait Storage: Send + Sync + fmt::Debug + 'static {
+    /// Creates the topic, or checks that an existing one has the same
+    /// delivery and message type ([`Error::TopicMismatch`](crate::Error::TopicMismatch)
+    /// otherwise), and registers `watcher` for its commits.
+    fn declare(&self, spec: &TopicSpec, watcher: Weak<dyn TopicWatcher>) -> Result<TopicInfo>;
+
+    /// The declaration of `topic`, if it exists.
+    fn describe(&self, topic: &Name) -> Result<Option<TopicSpec>>;
+
+    /// Every topic in the storage.
+    fn topics(&self) -> Result<Vec<TopicSpec>>;
+
+    /// Deletes the topic with its messages, cursors and idempotency keys.
+    /// Returns whether it existed.
+    fn delete_topic(&self, topic: &Name) -> Result<bool>;
+
+    /// Submits a batch. Never blocks on I/O: with [`Admission::IfRoom`] a
+    /// full write queue returns the batch in [`SubmitError::Full`].
+    fn submit(&self, batch: WriteBatch, admission: Admission) -> Result<Completion, SubmitError>;
+
+    /// Copies up to `max` committed records of `topic` starting at `from`
+    /// (or at the oldest retained offset if `from` was trimmed) into `out`,
+    /// which is cleared first. Returns the retained range at read time.
+    fn read(&self, topic: &Name, from: u64, max: usize, out: &mut ReadBuf) -> Result<ReadInfo>;
+
+    /// The first offset whose timestamp is at or after `time`, or the head.
+    fn offset_at(&self, topic: &Name, time: Timestamp) -> Result<u64>;
+
+    /// The committed position of a named cursor, if it ever committed.
+    fn cursor_position(&self, topic: &Name, cursor: &Name) -> Result<Option<u64>>;
+
+    /// Trims at-least-once messages (and their idempotency keys) older than
+    /// their topic's retention at `now`. Backends also do this in the
+    /// background; this call makes it happen now. Returns how many messages
+    /// were removed.
+    fn trim_expired(&self, now: Timestamp) -> Result<u64>;
+
+    /// Flushes what was submitted, completes it, and refuses anything after.
+    fn close(&self);
+}
+
+// The core holds backends as `Arc<dyn Storage>`: keep the trait object-safe.
+const _: Option<&dyn Storage> = None;
+
+impl Admission {
+    /// Whether a full queue may refuse the batch.
+    pub fn may_refuse(self) -> bool {
+        matches!(self, Self::IfRoom)
+    }
+}

@@ -1,0 +1,132 @@
+//! Completion handles: how a submitted write reports its outcome to blocking,
+//! async and polling waiters alike.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use super::Appended;
+use crate::{Error, StorageError, StorageErrorKind};
+
+/// The outcome of a submitted [`WriteBatch`](super::WriteBatch): one
+/// [`Appended`] per append, in order, or the error that failed the batch.
+pub type BatchOutcome = Result<Vec<Appended>, Error>;
+
+/// Waits for a submitted batch to complete.
+///
+/// Backends that complete inline return [`Completion::ready`]; backends with
+/// a writer thread return the waiting half of [`Completion::pending`] and
+/// complete the [`Completer`] later.
+pub struct Completion {
+    state: State,
+}
+
+enum State {
+    Ready(Option<BatchOutcome>),
+    Pending {
+        receiver: flume::Receiver<BatchOutcome>,
+        waiting: Option<flume::r#async::RecvFut<'static, BatchOutcome>>,
+    },
+}
+
+/// The backend's half of a pending [`Completion`].
+pub struct Completer {
+    sender: flume::Sender<BatchOutcome>,
+}
+
+impl Completion {
+    /// A completion that is already done.
+    pub fn ready(outcome: BatchOutcome) -> Self {
+        Self {
+            state: State::Ready(Some(outcome)),
+        }
+    }
+
+    /// A completion that a [`Completer`] will finish.
+    pub fn pending() -> (Completer, Self) {
+        let (sender, receiver) = flume::bounded(1);
+        let completion = Self {
+            state: State::Pending {
+                receiver,
+                waiting: None,
+            },
+        };
+        (Completer { sender }, completion)
+    }
+
+    /// The outcome if the batch completed, without blocking. Returns `None`
+    /// until then, and once more after the outcome was taken.
+    pub fn try_take(&mut self) -> Option<BatchOutcome> {
+        match &mut self.state {
+            State::Ready(outcome) => outcome.take(),
+            State::Pending { receiver, .. } => match receiver.try_recv() {
+                Ok(outcome) => Some(outcome),
+                Err(flume::TryRecvError::Empty) => None,
+                Err(flume::TryRecvError::Disconnected) => Some(Err(dropped())),
+            },
+        }
+    }
+
+    /// Blocks until the batch completes.
+    pub fn wait(mut self) -> BatchOutcome {
+        match &mut self.state {
+            State::Ready(outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
+            State::Pending { receiver, .. } => receiver.recv().unwrap_or_else(|_| Err(dropped())),
+        }
+    }
+
+    /// Waits asynchronously until the batch completes. Cancel-safe: dropping
+    /// the future leaves the write as submitted.
+    pub async fn wait_async(mut self) -> BatchOutcome {
+        std::future::poll_fn(|cx| self.poll_outcome(cx)).await
+    }
+
+    pub(crate) fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<BatchOutcome> {
+        match &mut self.state {
+            State::Ready(outcome) => Poll::Ready(outcome.take().unwrap_or_else(|| Err(dropped()))),
+            State::Pending { receiver, waiting } => {
+                let future = waiting.get_or_insert_with(|| receiver.clone().into_recv_async());
+                match Pin::new(future).poll(cx) {
+                    Poll::Ready(result) => {
+                        *waiting = None;
+                        Poll::Ready(result.unwrap_or_else(|_| Err(dropped())))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl Completer {
+    /// Delivers the outcome. A waiter that gave up is not an error.
+    pub fn complete(self, outcome: BatchOutcome) {
+        let _ignored_if_nobody_waits = self.sender.send(outcome);
+    }
+}
+
+fn dropped() -> Error {
+    Error::Storage(StorageError::new(
+        StorageErrorKind::Closed,
+        "the storage dropped a write without completing it",
+    ))
+}
+
+impl fmt::Debug for Completion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let done = match &self.state {
+            State::Ready(outcome) => outcome.is_some(),
+            State::Pending { receiver, .. } => !receiver.is_empty(),
+        };
+        f.debug_struct("Completion").field("done", &done).finish()
+    }
+}
+
+impl fmt::Debug for Completer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Completer").finish_non_exhaustive()
+    }
+}

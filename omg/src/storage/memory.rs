@@ -1,0 +1,373 @@
+//! The in-memory storage: every class, no durability across process exit.
+//! The default of [`Agency::builder`](crate::Agency::builder), the test
+//! backend, and the reference the conformance kit compares others with.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        Mutex, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use super::{
+    Admission, Appended, Completion, IdempotencyKey, ReadBuf, ReadInfo, Storage, SubmitError,
+    TopicInfo, TopicSpec, TopicWatcher, WriteBatch,
+};
+use crate::{Delivery, Error, Name, Result, StorageError, StorageErrorKind, Timestamp, sync::lock};
+
+/// Durable topics kept in memory. Completes every write inline.
+///
+/// [`MemoryStorage::reopened`] simulates a process restart: a new storage
+/// with the same committed data and nothing else (no watchers).
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    state: Mutex<State>,
+    closed: AtomicBool,
+}
+
+#[derive(Debug, Default, Clone)]
+struct State {
+    topics: HashMap<Name, Log>,
+    cursors: HashMap<(Name, Name), u64>,
+}
+
+#[derive(Clone)]
+struct Log {
+    spec: TopicSpec,
+    /// Offset of `records[0]`.
+    first: u64,
+    records: VecDeque<Rec>,
+    keys: HashMap<IdempotencyKey, u64>,
+    /// Keys in append order, for trimming them with their retention.
+    key_times: VecDeque<(Timestamp, IdempotencyKey)>,
+    watchers: Vec<Weak<dyn TopicWatcher>>,
+}
+
+#[derive(Clone)]
+struct Rec {
+    timestamp: Timestamp,
+    payload: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("spec", &self.spec)
+            .field("first", &self.first)
+            .field("len", &self.records.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Log {
+    fn next(&self) -> u64 {
+        self.first + self.records.len() as u64
+    }
+
+    fn last_timestamp(&self) -> Timestamp {
+        self.records
+            .back()
+            .map_or(Timestamp::from_micros(i64::MIN), |r| r.timestamp)
+    }
+
+    fn retention(&self) -> Option<std::time::Duration> {
+        match self.spec.delivery {
+            Delivery::AtLeastOnce { retain } => Some(retain),
+            _ => None,
+        }
+    }
+
+    fn trim(&mut self, now: Timestamp) -> u64 {
+        let Some(retain) = self.retention() else {
+            return 0;
+        };
+        let cutoff = now.saturating_sub(retain);
+        let mut removed = 0;
+        while self.records.front().is_some_and(|r| r.timestamp < cutoff) {
+            self.records.pop_front();
+            self.first += 1;
+            removed += 1;
+        }
+        while self.key_times.front().is_some_and(|(t, _)| *t < cutoff) {
+            if let Some((_, key)) = self.key_times.pop_front() {
+                self.keys.remove(&key);
+            }
+        }
+        removed
+    }
+}
+
+impl MemoryStorage {
+    /// An empty storage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new, open storage holding this one's committed topics, messages,
+    /// keys and cursor positions, as a restarted process would find them.
+    pub fn reopened(&self) -> Self {
+        let mut state = lock(&self.state).clone();
+        for log in state.topics.values_mut() {
+            log.watchers.clear();
+        }
+        Self {
+            state: Mutex::new(state),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Applies a batch atomically; returns the outcome and the watchers to
+    /// notify with each touched topic's new head.
+    fn apply(
+        &self,
+        batch: WriteBatch,
+    ) -> (Result<Vec<Appended>>, Vec<(Weak<dyn TopicWatcher>, u64)>) {
+        let mut state = lock(&self.state);
+        if let Err(e) = validate(&state, &batch) {
+            return (Err(e), Vec::new());
+        }
+        let mut results = Vec::with_capacity(batch.appends.len());
+        let mut touched: Vec<Name> = Vec::new();
+        for append in batch.appends {
+            let Some(log) = state.topics.get_mut(&append.topic) else {
+                unreachable!("validate checked every topic exists");
+            };
+            if let Some(&offset) = append.key.as_ref().and_then(|k| log.keys.get(k)) {
+                results.push(Appended {
+                    offset,
+                    duplicate: true,
+                });
+                continue;
+            }
+            let offset = log.next();
+            let timestamp = append.timestamp.max(log.last_timestamp());
+            if let Some(key) = append.key {
+                log.keys.insert(key.clone(), offset);
+                if log.retention().is_some() {
+                    log.key_times.push_back((timestamp, key));
+                }
+            }
+            log.records.push_back(Rec {
+                timestamp,
+                payload: append.payload.into_boxed_slice(),
+            });
+            results.push(Appended {
+                offset,
+                duplicate: false,
+            });
+            if !touched.contains(&append.topic) {
+                touched.push(append.topic);
+            }
+        }
+        for commit in batch.commits {
+            state
+                .cursors
+                .insert((commit.topic, commit.cursor), commit.next_offset);
+        }
+        let mut notify = Vec::new();
+        for name in touched {
+            if let Some(log) = state.topics.get_mut(&name) {
+                log.watchers.retain(|w| w.strong_count() > 0);
+                let head = log.next();
+                notify.extend(log.watchers.iter().map(|w| (w.clone(), head)));
+            }
+        }
+        (Ok(results), notify)
+    }
+}
+
+/// Checks a batch against the state without changing anything, so that
+/// applying it cannot fail halfway.
+fn validate(state: &State, batch: &WriteBatch) -> Result<()> {
+    let mut pending: HashMap<&Name, u64> = HashMap::new();
+    let mut batch_keys: Vec<(&Name, &IdempotencyKey)> = Vec::new();
+    for append in &batch.appends {
+        let log = state
+            .topics
+            .get(&append.topic)
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: append.topic.clone(),
+            })?;
+        let duplicate = append.key.as_ref().is_some_and(|k| {
+            log.keys.contains_key(k)
+                || batch_keys
+                    .iter()
+                    .any(|(t, bk)| *t == &append.topic && *bk == k)
+        });
+        if duplicate {
+            continue;
+        }
+        let next = pending.entry(&append.topic).or_insert_with(|| log.next());
+        if let Some(expected) = append.expected_offset
+            && expected != *next
+        {
+            return Err(Error::Conflict {
+                topic: append.topic.clone(),
+                expected,
+                actual: *next,
+            });
+        }
+        *next += 1;
+        if let Some(k) = &append.key {
+            batch_keys.push((&append.topic, k));
+        }
+    }
+    for commit in &batch.commits {
+        if !state.topics.contains_key(&commit.topic) {
+            return Err(Error::UnknownTopic {
+                topic: commit.topic.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn closed() -> Error {
+    Error::Storage(StorageError::new(
+        StorageErrorKind::Closed,
+        "the in-memory storage is closed",
+    ))
+}
+
+impl Storage for MemoryStorage {
+    fn declare(&self, spec: &TopicSpec, watcher: Weak<dyn TopicWatcher>) -> Result<TopicInfo> {
+        self.check_open()?;
+        if !spec.delivery.is_durable() {
+            return Err(Error::Unsupported {
+                what: "storing an at-most-once topic",
+                why: "at-most-once topics live in memory only",
+            });
+        }
+        let mut state = lock(&self.state);
+        let log = state
+            .topics
+            .entry(spec.name.clone())
+            .or_insert_with(|| Log {
+                spec: spec.clone(),
+                first: 0,
+                records: VecDeque::new(),
+                keys: HashMap::new(),
+                key_times: VecDeque::new(),
+                watchers: Vec::new(),
+            });
+        if log.spec != *spec {
+            return Err(Error::TopicMismatch {
+                topic: spec.name.clone(),
+                existing: log.spec.describe(),
+                requested: spec.describe(),
+            });
+        }
+        log.watchers.retain(|w| w.strong_count() > 0);
+        log.watchers.push(watcher);
+        Ok(TopicInfo {
+            first_offset: log.first,
+            next_offset: log.next(),
+        })
+    }
+
+    fn describe(&self, topic: &Name) -> Result<Option<TopicSpec>> {
+        self.check_open()?;
+        Ok(lock(&self.state)
+            .topics
+            .get(topic)
+            .map(|log| log.spec.clone()))
+    }
+
+    fn topics(&self) -> Result<Vec<TopicSpec>> {
+        self.check_open()?;
+        let mut specs: Vec<TopicSpec> = lock(&self.state)
+            .topics
+            .values()
+            .map(|l| l.spec.clone())
+            .collect();
+        specs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(specs)
+    }
+
+    fn delete_topic(&self, topic: &Name) -> Result<bool> {
+        self.check_open()?;
+        let removed = {
+            let mut state = lock(&self.state);
+            state.cursors.retain(|(t, _), _| t != topic);
+            state.topics.remove(topic)
+        };
+        let Some(log) = removed else {
+            return Ok(false);
+        };
+        for watcher in log.watchers.iter().filter_map(Weak::upgrade) {
+            watcher.deleted();
+        }
+        Ok(true)
+    }
+
+    fn submit(&self, batch: WriteBatch, _admission: Admission) -> Result<Completion, SubmitError> {
+        if let Err(e) = self.check_open() {
+            return Err(SubmitError::Failed(e, batch));
+        }
+        let (outcome, notify) = self.apply(batch);
+        for (watcher, head) in notify {
+            if let Some(watcher) = watcher.upgrade() {
+                watcher.committed(head);
+            }
+        }
+        Ok(Completion::ready(outcome))
+    }
+
+    fn read(&self, topic: &Name, from: u64, max: usize, out: &mut ReadBuf) -> Result<ReadInfo> {
+        out.clear();
+        self.check_open()?;
+        let state = lock(&self.state);
+        let log = state.topics.get(topic).ok_or_else(|| Error::UnknownTopic {
+            topic: topic.clone(),
+        })?;
+        let start = from.max(log.first);
+        let skip = usize::try_from(start - log.first).unwrap_or(usize::MAX);
+        for (i, rec) in log.records.iter().skip(skip).take(max).enumerate() {
+            out.push(start + i as u64, rec.timestamp, &rec.payload);
+        }
+        Ok(ReadInfo {
+            first_offset: log.first,
+            next_offset: log.next(),
+        })
+    }
+
+    fn offset_at(&self, topic: &Name, time: Timestamp) -> Result<u64> {
+        self.check_open()?;
+        let state = lock(&self.state);
+        let log = state.topics.get(topic).ok_or_else(|| Error::UnknownTopic {
+            topic: topic.clone(),
+        })?;
+        let index = log.records.partition_point(|r| r.timestamp < time);
+        Ok(log.first + index as u64)
+    }
+
+    fn cursor_position(&self, topic: &Name, cursor: &Name) -> Result<Option<u64>> {
+        self.check_open()?;
+        Ok(lock(&self.state)
+            .cursors
+            .get(&(topic.clone(), cursor.clone()))
+            .copied())
+    }
+
+    fn trim_expired(&self, now: Timestamp) -> Result<u64> {
+        self.check_open()?;
+        Ok(lock(&self.state)
+            .topics
+            .values_mut()
+            .map(|log| log.trim(now))
+            .sum())
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}

@@ -1,0 +1,26 @@
+//! The storage contract: what a backend implements so the core can keep
+//! durable topics in it.
+//!
+//! Writes are *completion-based*: [`Storage::submit`] hands over a
+//! [`WriteBatch`] and returns a [`Completion`] at once; blocking, async and
+//! non-blocking callers each wait on it their own way. A backend with its own
+//! writer thread completes later (and may group-commit many batches in one
+//! transaction); the in-memory backend completes inline.
+//!
+//! Reads copy a range of encoded records into a reusable [`ReadBuf`]. Commits
+//! are announced to the core through a [`TopicWatcher`], so cursors wake
+//! without polling — including commits made by other processes.
+
+mod backend;
+mod batch;
+mod completion;
+mod memory;
+mod read_buf;
+
+pub use backend::{Storage, TopicInfo, TopicSpec, TopicWatcher};
+pub use batch::{
+    Admission, Append, Appended, CursorCommit, IdempotencyKey, MAX_KEY_LEN, SubmitError, WriteBatch,
+};
+pub use completion::{BatchOutcome, Completer, Completion};
+pub use memory::MemoryStorage;
+pub use read_buf::{ReadBuf, ReadInfo, StoredRecord};

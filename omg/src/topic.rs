@@ -1,0 +1,147 @@
+//! Typed topic handles.
+
+use std::{fmt, sync::Arc};
+
+use crate::{
+    Agency, Cursor, Delivery, Error, Message, Name, Publisher, Result, StartAt,
+    durable::DurableTopic, life::Life, ring::Ring, storage::Storage,
+};
+
+/// A typed handle to a declared topic, from [`Agency::topic`]. Cheap to
+/// clone; make publishers and cursors from it.
+pub struct Topic<T> {
+    pub(crate) agency: Agency,
+    pub(crate) name: Name,
+    pub(crate) delivery: Delivery,
+    pub(crate) kind: Kind<T>,
+}
+
+/// Where a topic's messages live.
+pub(crate) enum Kind<T> {
+    Ring(Arc<Ring<T>>),
+    Durable(Arc<DurableTopic>),
+}
+
+impl<T> Clone for Kind<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Ring(ring) => Self::Ring(ring.clone()),
+            Self::Durable(durable) => Self::Durable(durable.clone()),
+        }
+    }
+}
+
+/// Type-erased closing, so the agency can end topics of any message type.
+pub(crate) trait Close: Send + Sync {
+    fn close(&self, life: Life);
+}
+
+impl<T: Message> Close for Ring<T> {
+    fn close(&self, life: Life) {
+        Ring::close(self, life);
+    }
+}
+
+impl Close for DurableTopic {
+    fn close(&self, life: Life) {
+        DurableTopic::close(self, life);
+    }
+}
+
+impl<T: Message> Topic<T> {
+    /// The topic's name.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// Its delivery class and options.
+    pub fn delivery(&self) -> Delivery {
+        self.delivery
+    }
+
+    /// The agency the topic belongs to.
+    pub fn agency(&self) -> &Agency {
+        &self.agency
+    }
+
+    /// A publisher. Publishers are independent and may live on any thread.
+    pub fn publisher(&self) -> Publisher<T> {
+        Publisher::new(self.clone())
+    }
+
+    /// An anonymous cursor starting at `start`. Its position lives only in
+    /// this handle.
+    ///
+    /// # Errors
+    /// [`Error::ShutDown`], [`Error::Deleted`], or a storage error while
+    /// resolving `start`.
+    pub fn cursor(&self, start: StartAt) -> Result<Cursor<T>> {
+        Cursor::open(self.clone(), None, start)
+    }
+
+    /// A named cursor of a durable topic: it resumes from its last committed
+    /// position, or starts at `start` the first time. See
+    /// [`CommitPolicy`](crate::CommitPolicy) for when it commits.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::Unsupported`] on an at-most-once
+    /// topic (nothing of it survives the process), and the errors of
+    /// [`Topic::cursor`].
+    pub fn named_cursor(&self, name: &str, start: StartAt) -> Result<Cursor<T>> {
+        let name = Name::new(name)?;
+        if !self.delivery.is_durable() {
+            return Err(Error::Unsupported {
+                what: "a named cursor on an at-most-once topic",
+                why: "at-most-once topics keep nothing across restarts; use an anonymous cursor",
+            });
+        }
+        Cursor::open(self.clone(), Some(name), start)
+    }
+
+    /// The oldest retained offset and the head (the next offset to be
+    /// published), as committed now.
+    ///
+    /// # Errors
+    /// [`Error::ShutDown`], [`Error::Deleted`], or a storage error.
+    pub fn bounds(&self) -> Result<(u64, u64)> {
+        match &self.kind {
+            Kind::Ring(ring) => ring.bounds(),
+            Kind::Durable(durable) => {
+                durable.check()?;
+                let info = durable.storage.read(
+                    &self.name,
+                    u64::MAX,
+                    0,
+                    &mut crate::storage::ReadBuf::new(),
+                )?;
+                durable.observe_head(info.next_offset);
+                Ok((info.first_offset, info.next_offset))
+            }
+        }
+    }
+
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        self.agency.storage()
+    }
+}
+
+impl<T> Clone for Topic<T> {
+    fn clone(&self) -> Self {
+        Self {
+            agency: self.agency.clone(),
+            name: self.name.clone(),
+            delivery: self.delivery,
+            kind: self.kind.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Topic<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topic")
+            .field("name", &self.name)
+            .field("delivery", &self.delivery)
+            .field("message_type", &std::any::type_name::<T>())
+            .finish()
+    }
+}
