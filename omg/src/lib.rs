@@ -84,6 +84,8 @@ mod timestamp;
 #[cfg(not(loom))]
 mod agency;
 #[cfg(not(loom))]
+pub mod agent;
+#[cfg(not(loom))]
 mod blocking;
 #[cfg(not(loom))]
 mod cursor;

@@ -33,10 +33,7 @@ impl Name {
     }
 
     /// A name in omg's reserved namespace (leading `.`), for omg's own topics.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "reserved for agents' own topics")
-    )]
+    #[cfg_attr(loom, expect(dead_code, reason = "agents are not compiled under loom"))]
     pub(crate) fn reserved(name: &str) -> Result<Self, Error> {
         Self::check(name, true)
     }

@@ -1,0 +1,506 @@
+//! The [`Agent`] handle: execute commands, read state.
+
+use std::{fmt, sync::Arc};
+
+use super::{AgentError, AgentState, Execute, Executed, snapshot::Snapshot};
+use crate::{
+    Agency, Delivery, Error, IdempotencyKey, Name, Receipt, Topic, blocking,
+    storage::{Admission, Append, BatchOutcome, Completion, ReadBuf, SubmitError, WriteBatch},
+    sync::{Mutex, lock},
+};
+
+/// How many times a command is tried against concurrent writers by default.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+/// Events read per storage read while catching up.
+const CATCH_UP_BATCH: usize = 1024;
+
+/// Options of an agent handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AgentOptions {
+    /// Store a snapshot every this many events (off by default).
+    pub snapshot_every: Option<u64>,
+    /// Tries per command before [`AgentError::Conflict`].
+    pub max_attempts: u32,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        Self {
+            snapshot_every: None,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+impl AgentOptions {
+    /// Snapshots every `events` events (0 turns snapshots off).
+    #[must_use]
+    pub fn snapshot_every(mut self, events: u64) -> Self {
+        self.snapshot_every = (events > 0).then_some(events);
+        self
+    }
+
+    /// Tries per command (at least 1).
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+}
+
+/// A handle to an agent: cheap to clone, `Send + Sync`, usable from any
+/// thread, task or system. All handles of one agent in a process share one
+/// in-memory state; handles in other processes converge through the storage
+/// (optimistic concurrency on the event topic's offsets).
+pub struct Agent<S: AgentState> {
+    inner: Arc<Inner<S>>,
+}
+
+struct Inner<S: AgentState> {
+    name: Name,
+    events: Topic<S::Event>,
+    snapshots: Topic<Snapshot>,
+    options: AgentOptions,
+    loaded: Mutex<Loaded<S>>,
+}
+
+struct Loaded<S> {
+    state: S,
+    /// The next event offset not yet applied.
+    version: u64,
+    hydrated: bool,
+    buf: ReadBuf,
+}
+
+/// A command turned into a batch, or already settled.
+enum Prepared<E> {
+    Done(Executed),
+    Submit {
+        batch: WriteBatch,
+        events: Vec<E>,
+        version: u64,
+    },
+}
+
+impl Agency {
+    /// The agent `name` with state `S`, using default options.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::TopicMismatch`] if the agent exists
+    /// with another event type, [`Error::ShutDown`], a storage error.
+    pub fn agent<S: AgentState>(&self, name: &str) -> crate::Result<Agent<S>> {
+        self.agent_with(name, AgentOptions::default())
+    }
+
+    /// The agent `name` with state `S` and `options`. The state is loaded
+    /// lazily, on first use.
+    ///
+    /// # Errors
+    /// See [`Agency::agent`].
+    pub fn agent_with<S: AgentState>(
+        &self,
+        name: &str,
+        options: AgentOptions,
+    ) -> crate::Result<Agent<S>> {
+        let name = Name::new(name)?;
+        let events = self.topic_by_name(
+            Name::reserved(&format!(".agent/{name}/events"))?,
+            Delivery::exactly_once(),
+        )?;
+        let snapshots = self.topic_by_name(
+            Name::reserved(&format!(".agent/{name}/snapshots"))?,
+            Delivery::exactly_once(),
+        )?;
+        Ok(Agent {
+            inner: Arc::new(Inner {
+                name,
+                events,
+                snapshots,
+                options,
+                loaded: Mutex::new(Loaded {
+                    state: S::default(),
+                    version: 0,
+                    hydrated: false,
+                    buf: ReadBuf::new(),
+                }),
+            }),
+        })
+    }
+}
+
+impl<S: AgentState> Agent<S> {
+    /// The agent's name.
+    pub fn name(&self) -> &Name {
+        &self.inner.name
+    }
+
+    /// The agent's event topic (subscribe to it like any topic).
+    pub fn events(&self) -> &Topic<S::Event> {
+        &self.inner.events
+    }
+
+    /// The agency the agent lives in.
+    pub fn agency(&self) -> &Agency {
+        self.inner.events.agency()
+    }
+
+    /// Executes a command and waits until its events are durable.
+    ///
+    /// handle → append with the expected version → apply. If another writer
+    /// appended first, the agent reads only the new tail, handles the command
+    /// again, and retries up to [`AgentOptions::max_attempts`] times.
+    ///
+    /// # Errors
+    /// [`AgentError::Domain`] (nothing appended), [`AgentError::Conflict`],
+    /// [`AgentError::Decode`], [`AgentError::Storage`] (including
+    /// `BlockingForbidden`).
+    pub fn execute(
+        &self,
+        command: impl Into<Execute<S::Command>>,
+    ) -> Result<Executed, AgentError<S::Error>> {
+        blocking::check("Agent::execute").map_err(AgentError::Storage)?;
+        let command = command.into();
+        for _ in 0..self.inner.options.max_attempts {
+            let (completion, events, version) = match self.prepare(&command)? {
+                Prepared::Done(done) => return Ok(done),
+                Prepared::Submit {
+                    batch,
+                    events,
+                    version,
+                } => (self.submit(batch, Admission::Queue)?, events, version),
+            };
+            if let Some(done) = self.finish(completion.wait(), events, version)? {
+                return Ok(done);
+            }
+        }
+        Err(self.conflict())
+    }
+
+    /// [`execute`](Self::execute), waiting asynchronously. No lock is held
+    /// across an await.
+    ///
+    /// # Errors
+    /// See [`execute`](Self::execute), except `BlockingForbidden`.
+    pub async fn execute_async(
+        &self,
+        command: impl Into<Execute<S::Command>>,
+    ) -> Result<Executed, AgentError<S::Error>> {
+        let command = command.into();
+        for _ in 0..self.inner.options.max_attempts {
+            let (completion, events, version) = match self.prepare(&command)? {
+                Prepared::Done(done) => return Ok(done),
+                Prepared::Submit {
+                    batch,
+                    events,
+                    version,
+                } => (self.submit(batch, Admission::Queue)?, events, version),
+            };
+            if let Some(done) = self.finish(completion.wait_async().await, events, version)? {
+                return Ok(done);
+            }
+        }
+        Err(self.conflict())
+    }
+
+    /// Handles the command and hands its events to the storage without
+    /// waiting. The receipt resolves to the first event's offset; a conflict
+    /// with another writer is reported through it as [`Error::Conflict`]
+    /// (retry the command then). The state includes the events once the
+    /// receipt completed and the state is next read.
+    ///
+    /// # Errors
+    /// [`AgentError::Domain`], [`AgentError::Decode`], [`AgentError::Storage`]
+    /// (including a full write queue).
+    pub fn try_execute(
+        &self,
+        command: impl Into<Execute<S::Command>>,
+    ) -> Result<Option<Receipt>, AgentError<S::Error>> {
+        let command = command.into();
+        match self.prepare(&command)? {
+            Prepared::Done(_) => Ok(None),
+            Prepared::Submit { batch, version, .. } => {
+                let completion = self.submit(batch, Admission::IfRoom)?;
+                Ok(Some(Receipt::pending(completion, version)))
+            }
+        }
+    }
+
+    /// Reads the state through `f`, after catching up with every committed event.
+    ///
+    /// # Errors
+    /// [`AgentError::Decode`] or [`AgentError::Storage`].
+    pub fn read<R>(&self, f: impl FnOnce(&S) -> R) -> Result<R, AgentError<S::Error>> {
+        let mut loaded = lock(&self.inner.loaded);
+        self.catch_up(&mut loaded)?;
+        Ok(f(&loaded.state))
+    }
+
+    /// A copy of the state, caught up.
+    ///
+    /// # Errors
+    /// See [`read`](Self::read).
+    pub fn state(&self) -> Result<S, AgentError<S::Error>>
+    where
+        S: Clone,
+    {
+        self.read(S::clone)
+    }
+
+    /// The agent's version: how many events it has applied, caught up.
+    ///
+    /// # Errors
+    /// See [`read`](Self::read).
+    pub fn version(&self) -> Result<u64, AgentError<S::Error>> {
+        let mut loaded = lock(&self.inner.loaded);
+        self.catch_up(&mut loaded)?;
+        Ok(loaded.version)
+    }
+
+    fn conflict(&self) -> AgentError<S::Error> {
+        AgentError::Conflict {
+            agent: self.inner.name.to_string(),
+            attempts: self.inner.options.max_attempts,
+        }
+    }
+
+    fn prepare(
+        &self,
+        command: &Execute<S::Command>,
+    ) -> Result<Prepared<S::Event>, AgentError<S::Error>> {
+        let mut loaded = lock(&self.inner.loaded);
+        self.catch_up(&mut loaded)?;
+        let version = loaded.version;
+        let events = loaded
+            .state
+            .handle(&command.command)
+            .map_err(AgentError::Domain)?;
+        if events.is_empty() && command.cursor.is_none() {
+            return Ok(Prepared::Done(Executed {
+                first_offset: version,
+                events: 0,
+                version,
+                duplicate: false,
+            }));
+        }
+        drop(loaded);
+        let topic = self.inner.events.name();
+        let agency = self.agency();
+        let mut batch = WriteBatch::new();
+        for (i, event) in events.iter().enumerate() {
+            let payload = agency.encode(topic, event).map_err(AgentError::Storage)?;
+            let key = command
+                .causation
+                .as_ref()
+                .map(|c| IdempotencyKey::new(&format!("{c}#{i}")))
+                .transpose()
+                .map_err(AgentError::Storage)?;
+            batch.push_append(
+                Append::new(topic.clone(), payload)
+                    .with_key(key)
+                    .expecting(version + i as u64),
+            );
+        }
+        if let Some(commit) = &command.cursor {
+            batch.push_commit(commit.clone());
+        }
+        Ok(Prepared::Submit {
+            batch,
+            events,
+            version,
+        })
+    }
+
+    fn submit(
+        &self,
+        batch: WriteBatch,
+        admission: Admission,
+    ) -> Result<Completion, AgentError<S::Error>> {
+        let agency = self.agency();
+        match agency.storage().submit(batch, admission) {
+            Ok(completion) => Ok(completion),
+            Err(SubmitError::Full(_)) => Err(AgentError::Storage(Error::Storage(
+                crate::StorageError::new(
+                    crate::StorageErrorKind::Full,
+                    "the storage's write queue is full; try again later",
+                ),
+            ))),
+            Err(SubmitError::Failed(e, _)) => Err(AgentError::from_core(
+                agency.explain(self.inner.events.name(), e),
+            )),
+        }
+    }
+
+    /// Applies a committed command; `None` on a conflict (try again).
+    fn finish(
+        &self,
+        outcome: BatchOutcome,
+        events: Vec<S::Event>,
+        version: u64,
+    ) -> Result<Option<Executed>, AgentError<S::Error>> {
+        let appended = match outcome {
+            Ok(appended) => appended,
+            Err(Error::Conflict { .. }) => return Ok(None),
+            Err(e) => {
+                return Err(AgentError::from_core(
+                    self.agency().explain(self.inner.events.name(), e),
+                ));
+            }
+        };
+        let duplicate = appended.first().is_some_and(|a| a.duplicate);
+        let first_offset = appended.first().map_or(version, |a| a.offset);
+        let count = events.len();
+        let mut loaded = lock(&self.inner.loaded);
+        if !duplicate && loaded.version == version {
+            // Nobody else moved the state: apply our events without reading them back.
+            for event in &events {
+                loaded.state.apply(event);
+            }
+            loaded.version += count as u64;
+        } else {
+            self.catch_up(&mut loaded)?;
+        }
+        self.maybe_snapshot(&loaded, version);
+        Ok(Some(Executed {
+            first_offset,
+            events: count,
+            version: loaded.version,
+            duplicate,
+        }))
+    }
+
+    /// Loads the latest usable snapshot (first use only), then applies every
+    /// committed event after the state's version.
+    fn catch_up(&self, loaded: &mut Loaded<S>) -> Result<(), AgentError<S::Error>> {
+        if !loaded.hydrated {
+            self.hydrate(loaded)?;
+        }
+        let topic = self.inner.events.name();
+        let storage = self.agency().storage().clone();
+        loop {
+            let Loaded {
+                state,
+                version,
+                buf,
+                ..
+            } = &mut *loaded;
+            let info = storage
+                .read(topic, *version, CATCH_UP_BATCH, buf)
+                .map_err(|e| AgentError::from_core(self.agency().explain(topic, e)))?;
+            for record in buf.iter() {
+                let event = decode_event::<S>(topic, record.offset, record.payload)
+                    .map_err(AgentError::Decode)?;
+                state.apply(&event);
+                *version = record.offset + 1;
+            }
+            if buf.is_empty() || *version >= info.next_offset {
+                return Ok(());
+            }
+        }
+    }
+
+    fn hydrate(&self, loaded: &mut Loaded<S>) -> Result<(), AgentError<S::Error>> {
+        let _span = tracing::debug_span!("rehydrate", agent = %self.inner.name).entered();
+        loaded.hydrated = true;
+        let topic = self.inner.snapshots.name();
+        let storage = self.agency().storage().clone();
+        let (_, head) = self
+            .inner
+            .snapshots
+            .bounds()
+            .map_err(AgentError::from_core)?;
+        if head == 0 {
+            return Ok(());
+        }
+        storage
+            .read(topic, head - 1, 1, &mut loaded.buf)
+            .map_err(|e| AgentError::from_core(self.agency().explain(topic, e)))?;
+        let Some(record) = loaded.buf.get(0) else {
+            return Ok(());
+        };
+        let restored = postcard::from_bytes::<Snapshot>(record.payload)
+            .map_err(|e| e.to_string())
+            .and_then(|snapshot| {
+                snapshot
+                    .restore::<S>()
+                    .map(|state| (state, snapshot.next_event))
+            });
+        match restored {
+            Ok((state, next_event)) => {
+                loaded.state = state;
+                loaded.version = next_event;
+            }
+            Err(reason) => tracing::warn!(
+                agent = %self.inner.name,
+                %reason,
+                "snapshot unusable, replaying every event"
+            ),
+        }
+        Ok(())
+    }
+
+    /// Stores a snapshot when the state crossed a multiple of `snapshot_every`.
+    /// A snapshot is an optimisation: it is handed to the storage without
+    /// waiting, and a failed one only means a longer replay.
+    fn maybe_snapshot(&self, loaded: &Loaded<S>, before: u64) {
+        let Some(every) = self.inner.options.snapshot_every else {
+            return;
+        };
+        if loaded.version / every == before / every {
+            return;
+        }
+        let encoded = Snapshot::of(&loaded.state, loaded.version)
+            .map_err(|e| e.to_string())
+            .and_then(|snapshot| {
+                self.agency()
+                    .encode(self.inner.snapshots.name(), &snapshot)
+                    .map_err(|e| e.to_string())
+            });
+        match encoded {
+            Ok(payload) => {
+                let batch =
+                    WriteBatch::append(Append::new(self.inner.snapshots.name().clone(), payload));
+                if let Err(e) = self.agency().storage().submit(batch, Admission::IfRoom) {
+                    tracing::warn!(agent = %self.inner.name, error = ?e, "snapshot not stored");
+                }
+            }
+            Err(reason) => {
+                tracing::warn!(agent = %self.inner.name, %reason, "snapshot not encoded")
+            }
+        }
+    }
+}
+
+/// Decodes an event, falling back to the state's upcaster.
+fn decode_event<S: AgentState>(
+    topic: &Name,
+    offset: u64,
+    payload: &[u8],
+) -> crate::Result<S::Event> {
+    postcard::from_bytes::<S::Event>(payload).or_else(|e| {
+        S::upcast(payload).ok_or_else(|| Error::Decode {
+            topic: topic.clone(),
+            offset,
+            type_name: std::any::type_name::<S::Event>().into(),
+            reason: e.to_string(),
+        })
+    })
+}
+
+impl<S: AgentState> Clone for Agent<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S: AgentState> fmt::Debug for Agent<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Agent")
+            .field("name", &self.inner.name)
+            .field("state", &std::any::type_name::<S>())
+            .finish()
+    }
+}
