@@ -59,7 +59,7 @@ struct Inner {
 struct Entry {
     delivery: Delivery,
     type_id: TypeId,
-    type_name: &'static str,
+    type_name: String,
     /// A `Kind<T>` for the entry's `T`.
     kind: Box<dyn Any + Send + Sync>,
     closer: Arc<dyn Close>,
@@ -80,7 +80,9 @@ pub struct AgencyBuilder {
 
 impl AgencyBuilder {
     /// The storage for durable topics. Default: a new [`MemoryStorage`].
-    /// The agency owns it: [`Agency::shutdown`] closes it.
+    /// [`Agency::shutdown`] closes it; otherwise it closes (flushing what
+    /// was submitted) when its last `Arc` drops, so several agencies may
+    /// share one storage.
     #[must_use]
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.storage = Some(storage);
@@ -162,6 +164,18 @@ impl Agency {
         name: Name,
         delivery: Delivery,
     ) -> Result<Topic<T>> {
+        self.declare(name, delivery, std::any::type_name::<T>())
+    }
+
+    /// Declares a topic whose stored message type is called `message_type`
+    /// (agents name their event schema so that it survives a change of the
+    /// Rust type's shape or path, see `AgentState::event_type_name`).
+    pub(crate) fn declare<T: Message>(
+        &self,
+        name: Name,
+        delivery: Delivery,
+        message_type: &str,
+    ) -> Result<Topic<T>> {
         self.check_open()?;
         let mut topics = lock(&self.inner.topics);
         if let Some(entry) = topics.get(&name) {
@@ -173,14 +187,14 @@ impl Agency {
                 _ => Err(Error::TopicMismatch {
                     topic: name,
                     existing: entry.describe(),
-                    requested: format!("{delivery} of {}", std::any::type_name::<T>()),
+                    requested: format!("{delivery} of {message_type}"),
                 }),
             };
         }
         let spec = TopicSpec {
             name: name.clone(),
             delivery,
-            message_type: std::any::type_name::<T>().to_owned(),
+            message_type: message_type.to_owned(),
         };
         let (kind, closer): (Kind<T>, Arc<dyn Close>) = if delivery.is_durable() {
             let durable = Arc::new(DurableTopic::new(
@@ -215,7 +229,7 @@ impl Agency {
             Entry {
                 delivery,
                 type_id: TypeId::of::<T>(),
-                type_name: std::any::type_name::<T>(),
+                type_name: message_type.to_owned(),
                 kind: Box::new(kind.clone()),
                 closer,
             },
@@ -245,7 +259,7 @@ impl Agency {
                 specs.push(TopicSpec {
                     name: name.clone(),
                     delivery: entry.delivery,
-                    message_type: entry.type_name.to_owned(),
+                    message_type: entry.type_name.clone(),
                 });
             }
         }
@@ -339,15 +353,6 @@ impl Agency {
                 topic: topic.clone(),
             },
             other => other,
-        }
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The last handle is gone: flush and close the storage, as shutdown would.
-        if !self.shut_down.load(Ordering::Acquire) {
-            self.storage.close();
         }
     }
 }

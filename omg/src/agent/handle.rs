@@ -51,9 +51,9 @@ impl AgentOptions {
 }
 
 /// A handle to an agent: cheap to clone, `Send + Sync`, usable from any
-/// thread, task or system. All handles of one agent in a process share one
-/// in-memory state; handles in other processes converge through the storage
-/// (optimistic concurrency on the event topic's offsets).
+/// thread, task or system. Clones share one in-memory state; separate
+/// handles (from other `Agency::agent` calls, threads or processes) converge
+/// through the storage by optimistic concurrency on the event topic's offsets.
 pub struct Agent<S: AgentState> {
     inner: Arc<Inner<S>>,
 }
@@ -105,9 +105,10 @@ impl Agency {
         options: AgentOptions,
     ) -> crate::Result<Agent<S>> {
         let name = Name::new(name)?;
-        let events = self.topic_by_name(
+        let events = self.declare(
             Name::reserved(&format!(".agent/{name}/events"))?,
             Delivery::exactly_once(),
+            &S::event_type_name(),
         )?;
         let snapshots = self.topic_by_name(
             Name::reserved(&format!(".agent/{name}/snapshots"))?,

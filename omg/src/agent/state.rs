@@ -29,6 +29,14 @@ pub trait AgentState: Default + Serialize + DeserializeOwned + Send + Sync + 'st
     /// shape changes: older snapshots are then ignored (full replay).
     const SNAPSHOT_VERSION: u32 = 1;
 
+    /// The name the event topic records for [`Self::Event`], checked when
+    /// the agent is opened. Defaults to the Rust type's path; give a stable
+    /// name (e.g. `"shop.OrderEvent"`) if the type may move or be replaced
+    /// by a new version that upcasts the old one.
+    fn event_type_name() -> std::borrow::Cow<'static, str> {
+        std::any::type_name::<Self::Event>().into()
+    }
+
     /// Turns an event stored by an older version of [`Self::Event`] into the
     /// current one (upcasting). Called only when `payload` does not decode as
     /// the current type; `None` reports a decode error.

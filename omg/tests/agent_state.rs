@@ -1,0 +1,410 @@
+//! Agents: event-sourced state with optimistic concurrency, causation ids,
+//! snapshots and upcasting, on the in-memory storage (two agencies over one
+//! storage stand in for two processes over one file).
+
+use std::sync::Arc;
+
+use omg::{
+    Agency, Delivery, StartAt,
+    agent::{AgentError, AgentOptions, AgentState, Execute, testing::given},
+    storage::{MemoryStorage, Storage},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Account {
+    balance: i64,
+    deposits: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum AccountEvent {
+    Deposited(i64),
+    Withdrew(i64),
+}
+
+#[derive(Debug, Clone)]
+enum Command {
+    Deposit(i64),
+    Withdraw(i64),
+    Nothing,
+}
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum Refused {
+    #[error("amount must be positive")]
+    NotPositive,
+    #[error("insufficient funds: balance {balance}, asked {asked}")]
+    Insufficient { balance: i64, asked: i64 },
+}
+
+impl AgentState for Account {
+    type Event = AccountEvent;
+    type Command = Command;
+    type Error = Refused;
+
+    fn apply(&mut self, event: &AccountEvent) {
+        match event {
+            AccountEvent::Deposited(n) => {
+                self.balance += n;
+                self.deposits += 1;
+            }
+            AccountEvent::Withdrew(n) => self.balance -= n,
+        }
+    }
+
+    fn handle(&self, command: &Command) -> Result<Vec<AccountEvent>, Refused> {
+        match *command {
+            Command::Deposit(n) | Command::Withdraw(n) if n <= 0 => Err(Refused::NotPositive),
+            Command::Deposit(n) => Ok(vec![AccountEvent::Deposited(n)]),
+            Command::Withdraw(n) if n > self.balance => Err(Refused::Insufficient {
+                balance: self.balance,
+                asked: n,
+            }),
+            Command::Withdraw(n) => Ok(vec![AccountEvent::Withdrew(n)]),
+            Command::Nothing => Ok(vec![]),
+        }
+    }
+}
+
+fn agency_over(storage: &Arc<MemoryStorage>) -> Agency {
+    let storage: Arc<dyn Storage> = storage.clone();
+    Agency::builder().storage(storage).build()
+}
+
+#[test]
+fn given_when_then_describes_the_domain() {
+    given::<Account>([AccountEvent::Deposited(10)])
+        .when(Command::Withdraw(4))
+        .then([AccountEvent::Withdrew(4)]);
+    given::<Account>([AccountEvent::Deposited(10)])
+        .when(Command::Withdraw(11))
+        .then_error(|e| {
+            *e == Refused::Insufficient {
+                balance: 10,
+                asked: 11,
+            }
+        });
+    given::<Account>([])
+        .when(Command::Deposit(0))
+        .then_error(|e| *e == Refused::NotPositive);
+    let state = given::<Account>([])
+        .when(Command::Deposit(3))
+        .then([AccountEvent::Deposited(3)]);
+    assert_eq!(state.balance, 3);
+}
+
+#[test]
+fn a_refused_command_appends_nothing_and_names_the_domain_error()
+-> Result<(), Box<dyn std::error::Error>> {
+    let agency = Agency::in_memory();
+    let account = agency.agent::<Account>("acct")?;
+    account.execute(Command::Deposit(5))?;
+    let err = account.execute(Command::Withdraw(9)).unwrap_err();
+    assert!(matches!(
+        err,
+        AgentError::Domain(Refused::Insufficient {
+            balance: 5,
+            asked: 9
+        })
+    ));
+    assert_eq!(account.version()?, 1);
+    let nothing = account.execute(Command::Nothing)?;
+    assert_eq!((nothing.events, nothing.version), (0, 1));
+    Ok(())
+}
+
+#[test]
+fn state_survives_a_restart_and_events_are_a_topic() -> Result<(), Box<dyn std::error::Error>> {
+    let storage = Arc::new(MemoryStorage::new());
+    {
+        let agency = agency_over(&storage);
+        let account = agency.agent::<Account>("acct")?;
+        for n in 1..=5 {
+            account.execute(Command::Deposit(n))?;
+        }
+        account.execute(Command::Withdraw(3))?;
+        let mut events = account.events().cursor(StartAt::Earliest)?;
+        assert_eq!(events.recv()?.value, AccountEvent::Deposited(1));
+        agency.shutdown();
+    }
+    let reopened = Arc::new(storage.reopened());
+    let agency = agency_over(&reopened);
+    let account = agency.agent::<Account>("acct")?;
+    assert_eq!(
+        account.state()?,
+        Account {
+            balance: 12,
+            deposits: 5
+        }
+    );
+    assert_eq!(account.version()?, 6);
+    Ok(())
+}
+
+/// Two agencies over one storage and two threads each: every accepted
+/// command is applied exactly once, none is lost.
+#[test]
+fn concurrent_writers_lose_no_update() -> Result<(), Box<dyn std::error::Error>> {
+    let storage = Arc::new(MemoryStorage::new());
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let agency = agency_over(&storage);
+            std::thread::spawn(move || -> Result<(i64, u32), AgentError<Refused>> {
+                let account = agency
+                    .agent_with::<Account>("shared", AgentOptions::default().max_attempts(2))
+                    .map_err(AgentError::Storage)?;
+                let (mut accepted, mut conflicts) = (0, 0);
+                for i in 0..200 {
+                    let amount = w * 1000 + i + 1;
+                    match account.execute(Command::Deposit(amount)) {
+                        Ok(done) => {
+                            assert!(!done.duplicate);
+                            accepted += amount;
+                        }
+                        Err(AgentError::Conflict { attempts: 2, .. }) => conflicts += 1,
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok((accepted, conflicts))
+            })
+        })
+        .collect();
+    let mut accepted_total = 0;
+    let mut accepted_count = 0;
+    for writer in writers {
+        let (accepted, conflicts) = writer.join().expect("writer panicked")?;
+        accepted_total += accepted;
+        accepted_count += 200 - u64::from(conflicts);
+    }
+    let account = agency_over(&storage).agent::<Account>("shared")?;
+    let state = account.state()?;
+    assert_eq!(state.balance, accepted_total);
+    assert_eq!(state.deposits, accepted_count);
+    assert_eq!(account.version()?, state.deposits);
+    Ok(())
+}
+
+#[test]
+fn a_repeated_causation_id_returns_the_first_outcome_and_appends_nothing()
+-> Result<(), Box<dyn std::error::Error>> {
+    let storage = Arc::new(MemoryStorage::new());
+    let agency = agency_over(&storage);
+    let account = agency.agent::<Account>("acct")?;
+    let first = account.execute(Execute::new(Command::Deposit(7)).caused_by("payment-1"))?;
+    account.execute(Command::Deposit(1))?;
+    let again = account.execute(Execute::new(Command::Deposit(7)).caused_by("payment-1"))?;
+    assert!(!first.duplicate);
+    assert!(again.duplicate);
+    assert_eq!(again.first_offset, first.first_offset);
+    assert_eq!(account.state()?.balance, 8);
+    // Another process (agency) sees the same dedup.
+    let other = agency_over(&storage).agent::<Account>("acct")?;
+    let third = other.execute(Execute::new(Command::Deposit(7)).caused_by("payment-1"))?;
+    assert!(third.duplicate);
+    assert_eq!(other.state()?.balance, 8);
+    Ok(())
+}
+
+/// A topic consumer driving an agent commits its cursor in the same batch as
+/// the events: after a crash at any point it neither repeats nor loses.
+#[test]
+fn a_consumer_commits_its_cursor_with_the_events() -> Result<(), Box<dyn std::error::Error>> {
+    let storage = Arc::new(MemoryStorage::new());
+    let agency = agency_over(&storage);
+    let payments = agency.topic::<i64>("payments", Delivery::exactly_once())?;
+    for amount in 1..=10 {
+        payments.publisher().publish(amount)?;
+    }
+    let cursor_name = omg::Name::new("ledger")?;
+    let account = agency.agent::<Account>("acct")?;
+    let mut cursor = payments
+        .named_cursor("ledger", StartAt::Earliest)?
+        .with_commit_policy(omg::CommitPolicy::Manual);
+    for _ in 0..4 {
+        let record = cursor.recv()?;
+        let command = Execute::new(Command::Deposit(record.value)).caused_by_message(
+            payments.name(),
+            record.offset,
+            Some(&cursor_name),
+        );
+        account.execute(command)?;
+    }
+    // "Crash": the fifth message is received and its effect applied, but the
+    // process dies before anything else; the effect and the cursor commit
+    // were one batch, so a restart resumes after it.
+    let record = cursor.recv()?;
+    account.execute(
+        Execute::new(Command::Deposit(record.value)).caused_by_message(
+            payments.name(),
+            record.offset,
+            Some(&cursor_name),
+        ),
+    )?;
+    drop((cursor, account, payments));
+    agency.shutdown();
+
+    let agency = agency_over(&Arc::new(storage.reopened()));
+    let payments = agency.topic::<i64>("payments", Delivery::exactly_once())?;
+    let mut cursor = payments.named_cursor("ledger", StartAt::Earliest)?;
+    assert_eq!(cursor.position(), 5);
+    let account = agency.agent::<Account>("acct")?;
+    // Redelivering an already applied message is harmless too.
+    let replay = account.execute(Execute::new(Command::Deposit(5)).caused_by_message(
+        payments.name(),
+        4,
+        None,
+    ))?;
+    assert!(replay.duplicate);
+    assert_eq!(account.state()?.balance, 15);
+    assert_eq!(cursor.recv()?.value, 6);
+    Ok(())
+}
+
+#[test]
+fn snapshots_bound_rehydration_and_a_stale_one_falls_back_to_replay()
+-> Result<(), Box<dyn std::error::Error>> {
+    let storage = Arc::new(MemoryStorage::new());
+    {
+        let agency = agency_over(&storage);
+        let account =
+            agency.agent_with::<Account>("acct", AgentOptions::default().snapshot_every(10))?;
+        for n in 1..=35 {
+            account.execute(Command::Deposit(n))?;
+        }
+        let snapshots = agency.storage().describe(&omg::Name::new("acct")?)?;
+        assert!(
+            snapshots.is_none(),
+            "agent topics live in the reserved namespace"
+        );
+        agency.shutdown();
+    }
+    let reopened = Arc::new(storage.reopened());
+    let agency = agency_over(&reopened);
+    let specs = agency.topics()?;
+    let snapshot_topic = specs
+        .iter()
+        .find(|t| t.name.as_str() == ".agent/acct/snapshots")
+        .expect("snapshot topic exists");
+    let mut buf = omg::storage::ReadBuf::new();
+    let info = agency
+        .storage()
+        .read(&snapshot_topic.name, 0, 100, &mut buf)?;
+    assert_eq!(info.next_offset, 3, "one snapshot per 10 events");
+    let account = agency.agent::<Account>("acct")?;
+    assert_eq!(account.state()?.balance, (1..=35).sum::<i64>());
+    assert_eq!(account.version()?, 35);
+
+    // A state whose snapshot format moved on ignores old snapshots.
+    #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+    struct AccountV2 {
+        balance: i64,
+    }
+    impl AgentState for AccountV2 {
+        type Event = AccountEvent;
+        type Command = ();
+        type Error = Refused;
+        const SNAPSHOT_VERSION: u32 = 2;
+        fn apply(&mut self, event: &AccountEvent) {
+            if let AccountEvent::Deposited(n) = event {
+                self.balance += n;
+            }
+        }
+        fn handle(&self, (): &()) -> Result<Vec<AccountEvent>, Refused> {
+            Ok(vec![])
+        }
+        fn event_type_name() -> std::borrow::Cow<'static, str> {
+            std::any::type_name::<AccountEvent>().into()
+        }
+    }
+    let agency = agency_over(&Arc::new(reopened.reopened()));
+    let v2 = agency.agent::<AccountV2>("acct")?;
+    assert_eq!(v2.state()?.balance, (1..=35).sum::<i64>());
+    Ok(())
+}
+
+mod upcasting {
+    use super::*;
+
+    /// The first version of the event: amounts were unsigned 32-bit.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub(super) enum EventV1 {
+        Added(u32),
+    }
+
+    /// The current version: a signed amount and a note.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub(super) enum EventV2 {
+        Added { amount: i64, note: String },
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    pub(super) struct OldTotal(pub(super) u64);
+
+    #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+    pub(super) struct Total {
+        pub(super) sum: i64,
+        pub(super) notes: Vec<String>,
+    }
+
+    impl AgentState for OldTotal {
+        type Event = EventV1;
+        type Command = u32;
+        type Error = Refused;
+        fn apply(&mut self, EventV1::Added(n): &EventV1) {
+            self.0 += u64::from(*n);
+        }
+        fn handle(&self, n: &u32) -> Result<Vec<EventV1>, Refused> {
+            Ok(vec![EventV1::Added(*n)])
+        }
+        fn event_type_name() -> std::borrow::Cow<'static, str> {
+            "test.TotalEvent".into()
+        }
+    }
+
+    impl AgentState for Total {
+        type Event = EventV2;
+        type Command = i64;
+        type Error = Refused;
+        fn apply(&mut self, EventV2::Added { amount, note }: &EventV2) {
+            self.sum += amount;
+            self.notes.push(note.clone());
+        }
+        fn handle(&self, n: &i64) -> Result<Vec<EventV2>, Refused> {
+            Ok(vec![EventV2::Added {
+                amount: *n,
+                note: "v2".into(),
+            }])
+        }
+        fn event_type_name() -> std::borrow::Cow<'static, str> {
+            "test.TotalEvent".into()
+        }
+        fn upcast(payload: &[u8]) -> Option<EventV2> {
+            let EventV1::Added(n) = postcard::from_bytes(payload).ok()?;
+            Some(EventV2::Added {
+                amount: i64::from(n),
+                note: "v1".into(),
+            })
+        }
+    }
+}
+
+#[test]
+fn events_of_an_older_type_load_through_the_upcaster() -> Result<(), Box<dyn std::error::Error>> {
+    use upcasting::{OldTotal, Total};
+    let storage = Arc::new(MemoryStorage::new());
+    {
+        let agency = agency_over(&storage);
+        let old = agency.agent::<OldTotal>("total")?;
+        old.execute(4)?;
+        old.execute(5)?;
+        agency.shutdown();
+    }
+    let agency = agency_over(&Arc::new(storage.reopened()));
+    let total = agency.agent::<Total>("total")?;
+    total.execute(-2)?;
+    let state = total.state()?;
+    assert_eq!(state.sum, 7);
+    assert_eq!(state.notes, ["v1", "v1", "v2"]);
+    Ok(())
+}
