@@ -14,7 +14,7 @@ use std::{
 use serde::Serialize;
 
 use crate::{
-    Delivery, Error, Message, Name, Result, StorageErrorKind, Topic,
+    CommonState, Delivery, Error, Message, Name, Result, StorageErrorKind, Topic,
     durable::DurableTopic,
     life::Life,
     ring::Ring,
@@ -53,6 +53,7 @@ struct Inner {
     max_message_size: usize,
     topics: Mutex<HashMap<Name, Entry>>,
     shut_down: AtomicBool,
+    common: CommonState,
 }
 
 /// A declared topic as the agency remembers it.
@@ -109,6 +110,7 @@ impl AgencyBuilder {
                 max_message_size: self.max_message_size,
                 topics: Mutex::new(HashMap::new()),
                 shut_down: AtomicBool::new(false),
+                common: CommonState::default(),
             }),
         }
     }
@@ -304,6 +306,11 @@ impl Agency {
     /// Whether [`Agency::shutdown`] was called.
     pub fn is_shut_down(&self) -> bool {
         self.inner.shut_down.load(Ordering::Acquire)
+    }
+
+    /// Values shared by every agent and host of this agency.
+    pub fn common(&self) -> &CommonState {
+        &self.inner.common
     }
 
     /// The storage behind durable topics.

@@ -88,6 +88,8 @@ pub mod agent;
 #[cfg(not(loom))]
 mod blocking;
 #[cfg(not(loom))]
+mod common;
+#[cfg(not(loom))]
 mod cursor;
 #[cfg(not(loom))]
 mod delivery;
@@ -116,6 +118,7 @@ pub use timestamp::Timestamp;
 pub use {
     agency::{Agency, AgencyBuilder, DEFAULT_MAX_MESSAGE_SIZE},
     blocking::{BlockingDetector, register_blocking_detector},
+    common::CommonState,
     cursor::{CommitPolicy, Cursor, StartAt},
     delivery::{DEFAULT_RETAIN, Delivery, DeliveryClass},
     publisher::Publisher,
