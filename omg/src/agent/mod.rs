@@ -44,6 +44,7 @@
 mod error;
 mod execute;
 mod handle;
+mod projection;
 mod snapshot;
 mod state;
 pub mod testing;
@@ -51,4 +52,5 @@ pub mod testing;
 pub use error::AgentError;
 pub use execute::{Execute, Executed};
 pub use handle::{Agent, AgentOptions, DEFAULT_MAX_ATTEMPTS};
+pub use projection::{Progress, Projection, ProjectionBuilder, ReadModel};
 pub use state::AgentState;

@@ -1,0 +1,324 @@
+//! Projections: read models built from topics, checkpointed atomically with
+//! the cursors that fed them.
+
+use std::fmt;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    Agency, CommitPolicy, Cursor, Delivery, Error, Message, Name, Record, Result, StartAt, Topic,
+    TryRecvError, blocking,
+    storage::{Admission, Append, Completion, CursorCommit, ReadBuf, SubmitError, WriteBatch},
+};
+
+/// A read model: any serde type with a starting value.
+pub trait ReadModel: Default + Serialize + DeserializeOwned + Send + 'static {}
+
+impl<M> ReadModel for M where M: Default + Serialize + DeserializeOwned + Send + 'static {}
+
+/// Builds a read model from one or more topics.
+///
+/// Each source topic is read through a named cursor (the projection's name).
+/// A **checkpoint** stores the model and every source cursor's position in
+/// one [`WriteBatch`]: after a crash the projection restarts from its last
+/// checkpoint, and the cursors resume exactly after the messages the model
+/// already contains — nothing applied twice, nothing lost.
+///
+/// ```
+/// use omg::{Agency, Delivery, agent::Projection};
+///
+/// let agency = Agency::in_memory();
+/// let sales = agency.topic::<u32>("sales", Delivery::exactly_once())?;
+/// let refunds = agency.topic::<u32>("refunds", Delivery::at_least_once())?;
+/// sales.publisher().publish(30)?;
+/// refunds.publisher().publish(5)?;
+///
+/// let mut revenue = Projection::<i64>::builder(&agency, "revenue")?
+///     .source(&sales, |total, sale| *total += i64::from(sale.value))?
+///     .source(&refunds, |total, refund| *total -= i64::from(refund.value))?
+///     .build()?;
+/// revenue.catch_up()?;
+/// assert_eq!(*revenue.model(), 25);
+/// # Ok::<(), omg::Error>(())
+/// ```
+pub struct Projection<M> {
+    agency: Agency,
+    name: Name,
+    model: M,
+    sources: Vec<Box<dyn Source<M>>>,
+    checkpoints: Topic<Vec<u8>>,
+    /// A checkpoint handed over by `try_catch_up`, checked on the next call.
+    in_flight: Option<Completion>,
+}
+
+/// Builds a [`Projection`].
+pub struct ProjectionBuilder<M> {
+    agency: Agency,
+    name: Name,
+    sources: Vec<Box<dyn Source<M>>>,
+}
+
+/// What one catch-up did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Messages applied to the model.
+    pub applied: u64,
+    /// Messages the sources lost before they were read (retention trimmed
+    /// them): reported, never silently skipped.
+    pub missed: u64,
+}
+
+/// One source topic with its apply function, type-erased over the message.
+trait Source<M>: Send {
+    fn drain(&mut self, model: &mut M, progress: &mut Progress) -> Result<()>;
+    fn commit(&self) -> Option<CursorCommit>;
+    fn reset(&mut self) -> Result<()>;
+}
+
+struct TypedSource<T, F> {
+    cursor: Cursor<T>,
+    cursor_name: Name,
+    apply: F,
+}
+
+impl<M, T, F> Source<M> for TypedSource<T, F>
+where
+    T: Message,
+    F: FnMut(&mut M, &Record<T>) + Send,
+{
+    fn drain(&mut self, model: &mut M, progress: &mut Progress) -> Result<()> {
+        loop {
+            match self.cursor.try_recv() {
+                Ok(record) => {
+                    (self.apply)(model, &record);
+                    progress.applied += 1;
+                }
+                Err(TryRecvError::Lagged(n)) => progress.missed += n,
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Failed(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn commit(&self) -> Option<CursorCommit> {
+        (self.cursor.committed() != Some(self.cursor.position())).then(|| {
+            CursorCommit::new(
+                self.cursor.topic().name().clone(),
+                self.cursor_name.clone(),
+                self.cursor.position(),
+            )
+        })
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.cursor.seek(StartAt::Earliest)
+    }
+}
+
+impl<M: ReadModel> Projection<M> {
+    /// Starts building the projection `name`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`].
+    pub fn builder(agency: &Agency, name: &str) -> Result<ProjectionBuilder<M>> {
+        Ok(ProjectionBuilder {
+            agency: agency.clone(),
+            name: Name::new(name)?,
+            sources: Vec::new(),
+        })
+    }
+
+    /// The read model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The projection's name.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// Applies everything available from every source, then checkpoints and
+    /// waits until the checkpoint is durable.
+    ///
+    /// # Errors
+    /// A source's read error (decode, deleted, shut down), a storage error,
+    /// or [`Error::BlockingForbidden`].
+    pub fn catch_up(&mut self) -> Result<Progress> {
+        blocking::check("Projection::catch_up")?;
+        let progress = self.drain()?;
+        if let Some(completion) = self.checkpoint(Admission::Queue)? {
+            completion.wait()?;
+        }
+        Ok(progress)
+    }
+
+    /// [`catch_up`](Self::catch_up), waiting asynchronously for the checkpoint.
+    ///
+    /// # Errors
+    /// See [`catch_up`](Self::catch_up), except `BlockingForbidden`.
+    pub async fn catch_up_async(&mut self) -> Result<Progress> {
+        let progress = self.drain()?;
+        if let Some(completion) = self.checkpoint(Admission::Queue)? {
+            completion.wait_async().await?;
+        }
+        Ok(progress)
+    }
+
+    /// Applies everything available and hands the checkpoint to the storage
+    /// without waiting (for frame loops). The previous checkpoint's outcome is
+    /// checked first, so a failure is reported on the next call; while one is
+    /// still in flight, no new checkpoint is taken.
+    ///
+    /// # Errors
+    /// See [`catch_up`](Self::catch_up), except `BlockingForbidden`.
+    pub fn try_catch_up(&mut self) -> Result<Progress> {
+        if let Some(completion) = &mut self.in_flight {
+            match completion.try_take() {
+                Some(outcome) => {
+                    self.in_flight = None;
+                    outcome?;
+                }
+                None => return self.drain(),
+            }
+        }
+        let progress = self.drain()?;
+        match self.checkpoint(Admission::IfRoom) {
+            Ok(completion) => self.in_flight = completion,
+            Err(Error::Storage(e)) if e.kind() == crate::StorageErrorKind::Full => {}
+            Err(e) => return Err(e),
+        }
+        Ok(progress)
+    }
+
+    /// Forgets the model and re-reads every source from its earliest message
+    /// (the next checkpoint replaces the stored model).
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn rebuild(&mut self) -> Result<()> {
+        self.model = M::default();
+        for source in &mut self.sources {
+            source.reset()?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<Progress> {
+        let mut progress = Progress::default();
+        for source in &mut self.sources {
+            source.drain(&mut self.model, &mut progress)?;
+        }
+        Ok(progress)
+    }
+
+    /// Submits the model and the sources' positions as one batch.
+    fn checkpoint(&mut self, admission: Admission) -> Result<Option<Completion>> {
+        let commits: Vec<CursorCommit> = self.sources.iter().filter_map(|s| s.commit()).collect();
+        if commits.is_empty() {
+            return Ok(None);
+        }
+        let model = postcard::to_allocvec(&self.model).map_err(|e| Error::Encode {
+            topic: self.checkpoints.name().clone(),
+            type_name: std::any::type_name::<M>(),
+            reason: e.to_string(),
+        })?;
+        let payload = self.agency.encode(self.checkpoints.name(), &model)?;
+        let mut batch = WriteBatch::append(Append::new(self.checkpoints.name().clone(), payload));
+        for commit in commits {
+            batch.push_commit(commit);
+        }
+        match self.agency.storage().submit(batch, admission) {
+            Ok(completion) => Ok(Some(completion)),
+            Err(SubmitError::Full(_)) => Err(Error::Storage(crate::StorageError::new(
+                crate::StorageErrorKind::Full,
+                "the storage's write queue is full; checkpoint later",
+            ))),
+            Err(SubmitError::Failed(e, _)) => Err(self.agency.explain(self.checkpoints.name(), e)),
+        }
+    }
+}
+
+impl<M: ReadModel> ProjectionBuilder<M> {
+    /// Adds a durable source topic and how its messages change the model.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for an at-most-once topic (it cannot be
+    /// checkpointed), or the errors of [`Topic::named_cursor`].
+    pub fn source<T, F>(mut self, topic: &Topic<T>, apply: F) -> Result<Self>
+    where
+        T: Message,
+        F: FnMut(&mut M, &Record<T>) + Send + 'static,
+    {
+        let cursor = topic
+            .named_cursor(self.name.as_str(), StartAt::Earliest)?
+            .with_commit_policy(CommitPolicy::Manual);
+        self.sources.push(Box::new(TypedSource {
+            cursor,
+            cursor_name: self.name.clone(),
+            apply,
+        }));
+        Ok(self)
+    }
+
+    /// Loads the last checkpoint (if any) and returns the projection.
+    ///
+    /// # Errors
+    /// A storage error, or [`Error::Decode`] if the stored model no longer
+    /// decodes as `M` (rebuild it with a new projection name, or
+    /// [`Projection::rebuild`]).
+    pub fn build(self) -> Result<Projection<M>> {
+        let checkpoints = self.agency.topic_by_name::<Vec<u8>>(
+            Name::reserved(&format!(".projection/{}/model", self.name))?,
+            Delivery::exactly_once(),
+        )?;
+        let (_, head) = checkpoints.bounds()?;
+        let model = if head == 0 {
+            M::default()
+        } else {
+            let mut buf = ReadBuf::new();
+            self.agency
+                .storage()
+                .read(checkpoints.name(), head - 1, 1, &mut buf)?;
+            let decode_error = |reason: String| Error::Decode {
+                topic: checkpoints.name().clone(),
+                offset: head - 1,
+                type_name: std::any::type_name::<M>().into(),
+                reason,
+            };
+            let record = buf
+                .get(0)
+                .ok_or_else(|| decode_error("the checkpoint is missing".into()))?;
+            let bytes: Vec<u8> =
+                postcard::from_bytes(record.payload).map_err(|e| decode_error(e.to_string()))?;
+            postcard::from_bytes(&bytes).map_err(|e| decode_error(e.to_string()))?
+        };
+        Ok(Projection {
+            agency: self.agency,
+            name: self.name,
+            model,
+            sources: self.sources,
+            checkpoints,
+            in_flight: None,
+        })
+    }
+}
+
+impl<M> fmt::Debug for Projection<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Projection")
+            .field("name", &self.name)
+            .field("sources", &self.sources.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M> fmt::Debug for ProjectionBuilder<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProjectionBuilder")
+            .field("name", &self.name)
+            .field("sources", &self.sources.len())
+            .finish()
+    }
+}
