@@ -16,6 +16,9 @@ use super::{
 };
 use crate::{Delivery, Error, Name, Result, StorageError, StorageErrorKind, Timestamp, sync::lock};
 
+/// Watchers to tell, after a commit, each with its topic's new head.
+type Notifications = Vec<(Weak<dyn TopicWatcher>, u64)>;
+
 /// Durable topics kept in memory. Completes every write inline.
 ///
 /// [`MemoryStorage::reopened`] simulates a process restart: a new storage
@@ -130,7 +133,7 @@ impl MemoryStorage {
     fn apply(
         &self,
         batch: WriteBatch,
-    ) -> (Result<Vec<Appended>>, Vec<(Weak<dyn TopicWatcher>, u64)>) {
+    ) -> (Result<Vec<Appended>>, Notifications) {
         let mut state = lock(&self.state);
         if let Err(e) = validate(&state, &batch) {
             return (Err(e), Vec::new());
