@@ -5,7 +5,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
-        Mutex, Weak,
+        Arc, Mutex, Weak,
         atomic::{AtomicBool, Ordering},
     },
 };
@@ -16,8 +16,37 @@ use super::{
 };
 use crate::{Delivery, Error, Name, Result, StorageError, StorageErrorKind, Timestamp, sync::lock};
 
-/// Watchers to tell, after a commit, each with its topic's new head.
-type Notifications = Vec<(Weak<dyn TopicWatcher>, u64)>;
+/// A topic's watchers. Replaced as a whole when one registers, so that a
+/// commit takes them with one reference count instead of a copy.
+type Watchers = Arc<[Weak<dyn TopicWatcher>]>;
+
+/// Watchers to tell, after a commit, each with its topic's new head. The
+/// first topic is kept inline: a publish touches one topic, and allocating
+/// a list for it would cost more than the append itself.
+#[derive(Default)]
+struct Notifications {
+    first: Option<(Watchers, u64)>,
+    more: Vec<(Watchers, u64)>,
+}
+
+impl Notifications {
+    fn push(&mut self, watchers: Watchers, head: u64) {
+        if self.first.is_none() {
+            self.first = Some((watchers, head));
+        } else {
+            self.more.push((watchers, head));
+        }
+    }
+
+    /// Tells every live watcher; call without holding the storage's lock.
+    fn notify(self) {
+        for (watchers, head) in self.first.into_iter().chain(self.more) {
+            for watcher in watchers.iter().filter_map(Weak::upgrade) {
+                watcher.committed(head);
+            }
+        }
+    }
+}
 
 /// Durable topics kept in memory. Completes every write inline.
 ///
@@ -44,13 +73,14 @@ struct Log {
     keys: HashMap<IdempotencyKey, u64>,
     /// Keys in append order, for trimming them with their retention.
     key_times: VecDeque<(Timestamp, IdempotencyKey)>,
-    watchers: Vec<Weak<dyn TopicWatcher>>,
+    watchers: Watchers,
 }
 
 #[derive(Clone)]
 struct Rec {
     timestamp: Timestamp,
-    payload: Box<[u8]>,
+    /// Kept as the publisher encoded it: shrinking it would cost a copy.
+    payload: Vec<u8>,
 }
 
 impl std::fmt::Debug for Log {
@@ -79,6 +109,37 @@ impl Log {
             Delivery::AtLeastOnce { retain } => Some(retain),
             _ => None,
         }
+    }
+
+    /// Appends one validated message, or reports the offset its key has.
+    fn append(&mut self, append: super::Append) -> Appended {
+        if let Some(&offset) = append.key.as_ref().and_then(|k| self.keys.get(k)) {
+            return Appended {
+                offset,
+                duplicate: true,
+            };
+        }
+        let offset = self.next();
+        let timestamp = append.timestamp.max(self.last_timestamp());
+        if let Some(key) = append.key {
+            self.keys.insert(key.clone(), offset);
+            if self.retention().is_some() {
+                self.key_times.push_back((timestamp, key));
+            }
+        }
+        self.records.push_back(Rec {
+            timestamp,
+            payload: append.payload,
+        });
+        Appended {
+            offset,
+            duplicate: false,
+        }
+    }
+
+    /// Adds this topic's watchers, with its head, to `notify`.
+    fn notifications(&self, notify: &mut Notifications) {
+        notify.push(self.watchers.clone(), self.next());
     }
 
     fn trim(&mut self, now: Timestamp) -> u64 {
@@ -112,7 +173,7 @@ impl MemoryStorage {
     pub fn reopened(&self) -> Self {
         let mut state = lock(&self.state).clone();
         for log in state.topics.values_mut() {
-            log.watchers.clear();
+            log.watchers = Arc::new([]);
         }
         Self {
             state: Mutex::new(state),
@@ -130,13 +191,16 @@ impl MemoryStorage {
 
     /// Applies a batch atomically; returns the outcome and the watchers to
     /// notify with each touched topic's new head.
-    fn apply(
-        &self,
-        batch: WriteBatch,
-    ) -> (Result<Vec<Appended>>, Notifications) {
+    fn apply(&self, mut batch: WriteBatch) -> (Result<Vec<Appended>>, Notifications) {
         let mut state = lock(&self.state);
+        if batch.appends.len() == 1
+            && batch.commits.is_empty()
+            && let Some(append) = batch.appends.pop()
+        {
+            return apply_one(&mut state, append);
+        }
         if let Err(e) = validate(&state, &batch) {
-            return (Err(e), Vec::new());
+            return (Err(e), Notifications::default());
         }
         let mut results = Vec::with_capacity(batch.appends.len());
         let mut touched: Vec<Name> = Vec::new();
@@ -144,31 +208,11 @@ impl MemoryStorage {
             let Some(log) = state.topics.get_mut(&append.topic) else {
                 unreachable!("validate checked every topic exists");
             };
-            if let Some(&offset) = append.key.as_ref().and_then(|k| log.keys.get(k)) {
-                results.push(Appended {
-                    offset,
-                    duplicate: true,
-                });
-                continue;
-            }
-            let offset = log.next();
-            let timestamp = append.timestamp.max(log.last_timestamp());
-            if let Some(key) = append.key {
-                log.keys.insert(key.clone(), offset);
-                if log.retention().is_some() {
-                    log.key_times.push_back((timestamp, key));
-                }
-            }
-            log.records.push_back(Rec {
-                timestamp,
-                payload: append.payload.into_boxed_slice(),
-            });
-            results.push(Appended {
-                offset,
-                duplicate: false,
-            });
-            if !touched.contains(&append.topic) {
-                touched.push(append.topic);
+            let topic = append.topic.clone();
+            let appended = log.append(append);
+            results.push(appended);
+            if !appended.duplicate && !touched.contains(&topic) {
+                touched.push(topic);
             }
         }
         for commit in batch.commits {
@@ -176,16 +220,44 @@ impl MemoryStorage {
                 .cursors
                 .insert((commit.topic, commit.cursor), commit.next_offset);
         }
-        let mut notify = Vec::new();
+        let mut notify = Notifications::default();
         for name in touched {
             if let Some(log) = state.topics.get_mut(&name) {
-                log.watchers.retain(|w| w.strong_count() > 0);
-                let head = log.next();
-                notify.extend(log.watchers.iter().map(|w| (w.clone(), head)));
+                log.notifications(&mut notify);
             }
         }
         (Ok(results), notify)
     }
+}
+
+/// [`MemoryStorage::apply`] for a batch of one append, the common publish:
+/// checking and applying it take one topic lookup.
+fn apply_one(state: &mut State, append: super::Append) -> (Result<Vec<Appended>>, Notifications) {
+    let Some(log) = state.topics.get_mut(&append.topic) else {
+        let topic = append.topic;
+        return (Err(Error::UnknownTopic { topic }), Notifications::default());
+    };
+    let duplicate = append
+        .key
+        .as_ref()
+        .is_some_and(|k| log.keys.contains_key(k));
+    if !duplicate
+        && let Some(expected) = append.expected_offset
+        && expected != log.next()
+    {
+        let error = Error::Conflict {
+            topic: append.topic,
+            expected,
+            actual: log.next(),
+        };
+        return (Err(error), Notifications::default());
+    }
+    let appended = log.append(append);
+    let mut notify = Notifications::default();
+    if !appended.duplicate {
+        log.notifications(&mut notify);
+    }
+    (Ok(vec![appended]), notify)
 }
 
 /// Checks a batch against the state without changing anything, so that
@@ -260,7 +332,7 @@ impl Storage for MemoryStorage {
                 records: VecDeque::new(),
                 keys: HashMap::new(),
                 key_times: VecDeque::new(),
-                watchers: Vec::new(),
+                watchers: Arc::new([]),
             });
         if log.spec != *spec {
             return Err(Error::TopicMismatch {
@@ -269,8 +341,13 @@ impl Storage for MemoryStorage {
                 requested: spec.describe(),
             });
         }
-        log.watchers.retain(|w| w.strong_count() > 0);
-        log.watchers.push(watcher);
+        log.watchers = log
+            .watchers
+            .iter()
+            .filter(|w| w.strong_count() > 0)
+            .cloned()
+            .chain(std::iter::once(watcher))
+            .collect();
         Ok(TopicInfo {
             first_offset: log.first,
             next_offset: log.next(),
@@ -317,11 +394,7 @@ impl Storage for MemoryStorage {
             return Err(SubmitError::Failed(e, batch));
         }
         let (outcome, notify) = self.apply(batch);
-        for (watcher, head) in notify {
-            if let Some(watcher) = watcher.upgrade() {
-                watcher.committed(head);
-            }
-        }
+        notify.notify();
         Ok(Completion::ready(outcome))
     }
 
