@@ -177,6 +177,11 @@ impl<T: Message> Cursor<T> {
         self.named.as_ref().map(|n| n.committed)
     }
 
+    /// When this named cursor commits; `None` for an anonymous cursor.
+    pub fn commit_policy(&self) -> Option<CommitPolicy> {
+        self.policy()
+    }
+
     /// How many messages are published but not yet handed out.
     ///
     /// # Errors
