@@ -4,6 +4,7 @@
 use std::{
     fmt,
     future::Future,
+    ops::ControlFlow,
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
@@ -11,8 +12,8 @@ use std::{
 
 use kameo::{
     Actor,
-    actor::{ActorRef, Spawn},
-    error::Infallible,
+    actor::{ActorId, ActorRef, Spawn, WeakActorRef},
+    error::{ActorStopReason, Infallible},
     mailbox,
     message::Message,
     supervision::{RestartPolicy, SupervisionStrategy},
@@ -97,6 +98,24 @@ impl Actor for Supervisor {
 
     async fn on_start(_: (), _actor_ref: ActorRef<Self>) -> Result<Self, Infallible> {
         Ok(Self)
+    }
+
+    /// A child that is not restarted (normal stop, restart limit reached)
+    /// stays stopped; the host and its other actors go on. (kameo's default
+    /// would stop the supervisor, and with it every other hosted actor.)
+    async fn on_link_died(
+        &mut self,
+        _actor_ref: WeakActorRef<Self>,
+        id: ActorId,
+        reason: ActorStopReason,
+    ) -> Result<ControlFlow<ActorStopReason>, Infallible> {
+        if !matches!(
+            reason,
+            ActorStopReason::Normal | ActorStopReason::SupervisorRestart
+        ) {
+            tracing::warn!(%id, ?reason, "hosted actor stopped for good");
+        }
+        Ok(ControlFlow::Continue(()))
     }
 }
 
@@ -220,7 +239,11 @@ impl Host {
     ///
     /// # Errors
     /// See [`subscribe_with`](crate::subscribe_with).
-    pub fn subscribe<A, T>(&self, actor: &ActorRef<A>, cursor: Cursor<T>) -> omg::Result<Subscription>
+    pub fn subscribe<A, T>(
+        &self,
+        actor: &ActorRef<A>,
+        cursor: Cursor<T>,
+    ) -> omg::Result<Subscription>
     where
         A: Actor + Message<TopicMessage<T>>,
         T: omg::Message,

@@ -43,7 +43,7 @@
 //! }
 //!
 //! // A plain actor that records what it sees on a topic.
-//! #[derive(Actor, Default)]
+//! #[derive(Actor, Default, Clone)]
 //! struct Audit { seen: Vec<u64> }
 //!
 //! impl Message<TopicMessage<u64>> for Audit {
@@ -100,9 +100,14 @@
 //! messages in flight settle, rewinds to the failed message and delivers
 //! again from there ([`TopicMessage::redelivered`]). Under a [`Host`],
 //! kameo restarts the actor with the same mailbox, so the new instance gets
-//! the redelivery. A handler that *returns* an error through `ask` ends the
-//! subscription with [`SubscriptionError::Handler`], its message not
-//! committed.
+//! the redelivery; nothing is lost on durable topics. Messages that were
+//! already in the mailbox behind the failed one are handled first (see the
+//! [`subscribe_with`] notes on order; `in_flight(1)` keeps strict order). A
+//! handler that *returns* an error through `ask` ends the subscription with
+//! [`SubscriptionError::Handler`], its message not committed. An actor that
+//! stops for good ends its subscription with
+//! [`SubscriptionEnd::ActorStopped`], its cursor committed up to the first
+//! message not handled.
 //!
 //! ## Blocking
 //! Nothing in this crate blocks a thread: every wait is an `.await`.
@@ -119,8 +124,7 @@ pub use install::install;
 pub use message::TopicMessage;
 pub use subscription::{
     DEFAULT_COMMIT_EVERY, DEFAULT_IN_FLIGHT, DEFAULT_MAX_REDELIVERIES, SubscribeOptions,
-    Subscription, SubscriptionEnd, SubscriptionError, SubscriptionStats, subscribe,
-    subscribe_with,
+    Subscription, SubscriptionEnd, SubscriptionError, SubscriptionStats, subscribe, subscribe_with,
 };
 
 /// Compile-time proof that the public handles cross threads.

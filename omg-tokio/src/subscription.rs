@@ -1,55 +1,41 @@
 //! Feeding a topic into an actor's mailbox, with backpressure and commits
-//! that follow the handler.
-//!
-//! A subscription is one tokio task (the *forwarder*) that owns a cursor:
-//!
-//! 1. it takes the next message with `try_recv`, or waits with `recv_async`
-//!    when nothing is there (never blocking a thread);
-//! 2. it sends it to the actor as an `ask` and keeps the pending reply; the
-//!    send waits while the bounded mailbox is full, so a slow actor slows
-//!    the cursor and nothing is dropped;
-//! 3. it keeps at most [`SubscribeOptions::in_flight`] replies pending and
-//!    takes them in order: a reply means the handler ran;
-//! 4. a named cursor commits the position after the last message whose
-//!    reply arrived (every [`SubscribeOptions::commit_every`] messages, and
-//!    whenever nothing is left to send), never a message still in flight;
-//! 5. a delivery that fails without a reply (the handler panicked, the actor
-//!    is restarting) rewinds the cursor to the failed message once the
-//!    replies in flight settled, and delivers again from there
-//!    ([`TopicMessage::redelivered`]) — at-least-once, in order from the
-//!    failed message on.
+//! that follow the handler. See [`subscribe_with`].
 
 use std::{
     collections::VecDeque,
     fmt,
     future::Future,
+    marker::PhantomData,
     pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    task::Poll,
+    task::{Context, Poll, Waker},
 };
 
 use kameo::{
     Actor,
     actor::ActorRef,
-    error::SendError,
-    message::Message,
+    error::{BoxSendError, SendError},
+    mailbox::Signal,
+    message::{BoxReply, Message},
     reply::Reply,
-    request::PendingReply,
 };
 use omg::{
     CommitPolicy, Cursor, Name, Record, RecvError, StartAt, StorageErrorKind, TryRecvError,
     storage::{Admission, CursorCommit, SubmitError, WriteBatch},
 };
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{
+    sync::{oneshot, watch},
+    task::JoinHandle,
+};
 use tracing::Instrument;
 
 use crate::TopicMessage;
 
 /// Default of [`SubscribeOptions::in_flight`].
-pub const DEFAULT_IN_FLIGHT: usize = 32;
+pub const DEFAULT_IN_FLIGHT: usize = 128;
 /// Default of [`SubscribeOptions::commit_every`].
 pub const DEFAULT_COMMIT_EVERY: usize = 1024;
 /// Default of [`SubscribeOptions::max_redeliveries`].
@@ -60,8 +46,10 @@ pub const DEFAULT_MAX_REDELIVERIES: u32 = 16;
 #[non_exhaustive]
 pub struct SubscribeOptions {
     /// How many messages may be sent to the actor before their handler
-    /// replied (at least 1). More pipelines better; after a failed delivery,
-    /// up to this many later messages are delivered again.
+    /// replied (at least 1); the mailbox's capacity bounds it too. More
+    /// pipelines better; after a failed delivery, up to this many later
+    /// messages are handled before the failed one comes again (and are
+    /// delivered again after it). `1` keeps the order strict.
     pub in_flight: usize,
     /// A named cursor commits at the latest after this many processed
     /// messages (at least 1), and whenever the topic is drained.
@@ -306,6 +294,33 @@ where
 /// messages whose handler ran. Also installs the blocking detector
 /// ([`install`](crate::install)).
 ///
+/// A subscription is one tokio task (the *forwarder*) that owns a cursor:
+///
+/// 1. it takes the next message with `try_recv`, or waits with `recv_async`
+///    when nothing is there (never blocking a thread);
+/// 2. it sends it to the actor as an `ask` and keeps the pending reply; the
+///    send waits while the bounded mailbox is full, so a slow actor slows
+///    the cursor and nothing is dropped;
+/// 3. it keeps at most [`SubscribeOptions::in_flight`] replies pending and
+///    takes them in order: a reply means the handler ran;
+/// 4. a named cursor commits the position after the last message whose
+///    reply arrived (every [`SubscribeOptions::commit_every`] messages, and
+///    whenever nothing is left to send), never a message still in flight;
+/// 5. a delivery that fails without a reply (the handler panicked, the actor
+///    is restarting) rewinds the cursor to the failed message once the
+///    replies in flight settled, and delivers again from there
+///    ([`TopicMessage::redelivered`]) — at-least-once.
+///
+/// # Order after a failure
+/// Messages already in the mailbox behind a failed one stay there: kameo
+/// restarts an actor with its mailbox, so the new instance handles them
+/// *before* the failed message comes again (and then gets them again too).
+/// Each message is handled at least once, but not strictly in order across
+/// a failure. Agents are not affected in effect (a redelivered command is
+/// recognised by its causation id). For strict order, use
+/// [`SubscribeOptions::in_flight`]`(1)`: one message at a time, at the cost
+/// of throughput.
+///
 /// # Errors
 /// [`omg::Error::Unsupported`] when called outside a tokio runtime.
 pub fn subscribe_with<A, T>(
@@ -341,6 +356,7 @@ where
         processed_to: None,
         processed_since_commit: 0,
         failing: (0, 0),
+        actor: PhantomData,
     };
     let guard = FinishGuard(shared.clone());
     let actor = actor.clone();
@@ -356,11 +372,10 @@ where
 }
 
 type ReplyOf<A, T> = <A as Message<TopicMessage<T>>>::Reply;
-type Pending<A, T> = PendingReply<TopicMessage<T>, ReplyOf<A, T>>;
-type Settled<A, T> = Result<
-    <ReplyOf<A, T> as Reply>::Ok,
-    SendError<TopicMessage<T>, <ReplyOf<A, T> as Reply>::Error>,
->;
+/// A reply on its way: what kameo's `ask` waits on, without the boxed
+/// future around it.
+type Pending = oneshot::Receiver<Result<BoxReply, BoxSendError>>;
+type Settled = Result<Result<BoxReply, BoxSendError>, oneshot::error::RecvError>;
 type Outcome = Result<SubscriptionEnd, SubscriptionError>;
 
 /// A delivery that did not end in a successful reply.
@@ -385,7 +400,7 @@ where
     options: SubscribeOptions,
     shared: Arc<Shared>,
     /// Offsets sent and their pending replies, oldest first.
-    pending: VecDeque<(u64, Pending<A, T>)>,
+    pending: VecDeque<(u64, Pending)>,
     /// Messages lost before the next delivery.
     missed: u64,
     /// Offsets below this were delivered before (redeliveries).
@@ -398,6 +413,7 @@ where
     processed_since_commit: usize,
     /// The offset that failed last and how many times in a row.
     failing: (u64, u32),
+    actor: PhantomData<fn(A)>,
 }
 
 impl<A, T> Forwarder<A, T>
@@ -459,8 +475,10 @@ where
         self.finish(outcome).await
     }
 
-    /// Sends one message, waiting while the mailbox is full; replies that
-    /// arrive meanwhile are settled (and committed) without waiting for room.
+    /// Sends one message, waiting while the mailbox is full, then settles the
+    /// replies that already arrived. (The actor frees a mailbox slot only
+    /// after replying to the message before, so while the send waits no
+    /// reply is left unsettled for long.)
     async fn deliver(&mut self, actor: &ActorRef<A>, record: Record<T>) -> Option<Outcome> {
         let offset = record.offset;
         let redelivered = offset < self.redeliver_below;
@@ -471,43 +489,19 @@ where
             missed: std::mem::take(&mut self.missed),
             redelivered,
         };
-        let send = actor.ask(message).enqueue();
-        tokio::pin!(send);
-        let mut failure = None;
-        let sent = loop {
-            let settle = failure.is_none() && !self.pending.is_empty();
-            let front = std::future::poll_fn(|cx| match self.pending.front_mut() {
-                Some((_, reply)) => Pin::new(reply).poll(cx),
-                None => Poll::Pending,
-            });
-            let event = tokio::select! {
-                biased;
-                sent = &mut send => Ok(sent),
-                settled = front, if settle => Err(settled),
-            };
-            match event {
-                Ok(sent) => break sent,
-                Err(result) => {
-                    let Some((settled, _)) = self.pending.pop_front() else {
-                        continue;
-                    };
-                    match self.settled(settled, result) {
-                        Some(failed) => failure = Some(failed),
-                        None => {
-                            if let Some(end) = self.commit_if_due().await {
-                                // Let the send finish; `finish` settles it.
-                                if let Ok(pending) = (&mut send).await {
-                                    self.pending.push_back((offset, pending));
-                                }
-                                return Some(end);
-                            }
-                        }
-                    }
-                }
-            }
+        // What `actor.ask(message).enqueue()` does, minus a boxed future per
+        // message: a message signal with a reply channel.
+        let (reply, pending) = oneshot::channel();
+        let signal = Signal::Message {
+            message: Box::new(message),
+            actor_ref: actor.clone(),
+            reply: Some(reply),
+            sent_within_actor: false,
+            message_name: <A as Message<TopicMessage<T>>>::name(),
+            caller_span: tracing::Span::current(),
         };
-        match sent {
-            Ok(pending) => {
+        match actor.mailbox_sender().send(signal).await {
+            Ok(()) => {
                 let counters = &self.shared.counters;
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
                 if redelivered {
@@ -518,15 +512,32 @@ where
             // The mailbox is closed: the actor stopped for good.
             Err(_) => {
                 self.not_processed(offset);
-                if failure.is_none() {
-                    return Some(Ok(SubscriptionEnd::ActorStopped));
-                }
+                return Some(Ok(SubscriptionEnd::ActorStopped));
             }
         }
-        match failure {
-            Some(failed) => self.fail(actor, failed).await,
-            None => None,
+        self.settle_ready(actor).await
+    }
+
+    /// Settles the replies that arrived, oldest first, without waiting.
+    async fn settle_ready(&mut self, actor: &ActorRef<A>) -> Option<Outcome> {
+        while let Some((offset, result)) = self.take_ready() {
+            if let Some(end) = self.settle(actor, offset, result).await {
+                return Some(end);
+            }
         }
+        None
+    }
+
+    /// The oldest reply, if it arrived.
+    fn take_ready(&mut self) -> Option<(u64, Settled)> {
+        let (offset, reply) = self.pending.front_mut()?;
+        let offset = *offset;
+        let Poll::Ready(result) = Pin::new(reply).poll(&mut Context::from_waker(Waker::noop()))
+        else {
+            return None;
+        };
+        self.pending.pop_front();
+        Some((offset, result))
     }
 
     /// Acts on the oldest reply, which settled with `result`.
@@ -534,7 +545,7 @@ where
         &mut self,
         actor: &ActorRef<A>,
         offset: u64,
-        result: Settled<A, T>,
+        result: Settled,
     ) -> Option<Outcome> {
         match self.settled(offset, result) {
             Some(failed) => self.fail(actor, failed).await,
@@ -543,16 +554,21 @@ where
     }
 
     /// Counts a settled reply; returns the failure to act on.
-    fn settled(&mut self, offset: u64, result: Settled<A, T>) -> Option<Failure> {
+    fn settled(&mut self, offset: u64, result: Settled) -> Option<Failure> {
         match result {
-            Ok(_) => {
+            Ok(Ok(_)) => {
                 self.processed(offset);
                 None
             }
-            Err(SendError::HandlerError(error)) => Some(Failure::Handler {
-                offset,
-                error: format!("{error:?}"),
-            }),
+            Ok(Err(error)) => {
+                match <ReplyOf<A, T> as Reply>::downcast_err::<TopicMessage<T>>(error) {
+                    SendError::HandlerError(error) => Some(Failure::Handler {
+                        offset,
+                        error: format!("{error:?}"),
+                    }),
+                    _ => Some(Failure::NoReply { offset }),
+                }
+            }
             Err(_) => Some(Failure::NoReply { offset }),
         }
     }

@@ -95,9 +95,17 @@ async fn slow_actor_slows_the_cursor_and_commits_follow_the_handler() -> TestRes
     // the forwarder waits for room; nothing is committed.
     eventually("the mailbox to fill", || feed.stats().delivered == 5).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(feed.stats().delivered, 5, "the full mailbox holds the cursor");
+    assert_eq!(
+        feed.stats().delivered,
+        5,
+        "the full mailbox holds the cursor"
+    );
     assert_eq!(feed.stats().processed, 0);
-    assert_eq!(committed(&topic, "slow")?, 0, "nothing committed before handling");
+    assert_eq!(
+        committed(&topic, "slow")?,
+        0,
+        "nothing committed before handling"
+    );
 
     // Let 20 through: the commit follows, at a position the handler reached.
     gate.add_permits(20);
@@ -177,6 +185,10 @@ async fn a_stopped_actor_ends_the_subscription_without_losing_its_messages() -> 
     actor.kill();
     actor.wait_for_shutdown().await;
     assert_eq!(feed.join().await?, SubscriptionEnd::ActorStopped);
-    assert_eq!(committed(&topic, "orphan")?, 3, "only handled messages committed");
+    assert_eq!(
+        committed(&topic, "orphan")?,
+        3,
+        "only handled messages committed"
+    );
     Ok(())
 }
