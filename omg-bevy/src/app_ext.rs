@@ -26,7 +26,14 @@ pub trait OmgAppExt {
     /// [`OmgSystems::Read`], up to [`OmgReader::budget`] messages become
     /// [`Received<T>`] messages, gaps become [`Lagged<T>`], errors
     /// [`ReadFailed<T>`]. The cursor's start position and kind (anonymous
-    /// or named, its commit policy) are the caller's choice.
+    /// or named) are the caller's choice.
+    ///
+    /// A named cursor with [`CommitPolicy::AfterProcessing`](omg::CommitPolicy)
+    /// (the default) or `Manual` is committed by the plugin, without
+    /// waiting, at the start of the next frame's read: a message counts as
+    /// processed once every system has had a frame to read it, so after a
+    /// crash it is delivered again (at-least-once). With `BeforeProcessing`
+    /// the cursor commits as it reads (at-most-once).
     ///
     /// # Panics
     /// If a reader of `T` is already registered in this app.

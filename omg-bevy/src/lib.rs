@@ -104,6 +104,15 @@
 //! system sleeps, and any gap (an at-most-once ring overwrote old messages)
 //! is reported as `Lagged`, never silently.
 //!
+//! ## Named cursors
+//! A named cursor given to [`OmgAppExt::add_omg_reader`] keeps
+//! at-least-once processing across restarts: the plugin commits its
+//! position one frame after reading it (at the start of the next
+//! `OmgSystems::Read`, without waiting), once every system has had its
+//! frame to see the messages. A message read in the frame a process dies in
+//! is delivered again after the restart. A cursor with
+//! `CommitPolicy::BeforeProcessing` keeps committing as it reads.
+//!
 //! ## Lag and errors
 //! A reader never skips silently: each gap is one [`Lagged<T>`] message
 //! (and [`OmgReader::missed`] counts them). A failed read is a

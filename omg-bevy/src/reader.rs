@@ -7,7 +7,7 @@ use bevy_ecs::{
     message::{Message, MessageWriter},
     resource::Resource,
 };
-use omg::{Cursor, Record, Timestamp, TryRecvError};
+use omg::{CommitPolicy, Cursor, Receipt, Record, Timestamp, TryRecvError};
 
 /// How many messages a reader moves into Bevy per frame unless told
 /// otherwise ([`OmgReader::set_budget`]).
@@ -99,6 +99,10 @@ pub struct OmgReader<T: omg::Message> {
     // `Cursor` is `Send` but not `Sync`; a resource must be both. The drain
     // system holds `&mut` and uses `Mutex::get_mut`, which never locks.
     cursor: Mutex<Cursor<T>>,
+    /// A named cursor the plugin commits one frame after reading.
+    commit_after_frame: bool,
+    /// The last such commit, polled before the next one.
+    commit: Option<Receipt>,
     budget: usize,
     received: u64,
     missed: u64,
@@ -107,8 +111,18 @@ pub struct OmgReader<T: omg::Message> {
 
 impl<T: omg::Message> OmgReader<T> {
     pub(crate) fn new(cursor: Cursor<T>) -> Self {
+        let commit_after_frame = cursor
+            .commit_policy()
+            .is_some_and(|policy| policy != CommitPolicy::BeforeProcessing);
+        let cursor = if commit_after_frame {
+            cursor.with_commit_policy(CommitPolicy::Manual)
+        } else {
+            cursor
+        };
         Self {
             cursor: Mutex::new(cursor),
+            commit_after_frame,
+            commit: None,
             budget: DEFAULT_READ_BUDGET,
             received: 0,
             missed: 0,
@@ -187,6 +201,11 @@ pub(crate) fn drain<T: omg::Message>(
         .cursor
         .get_mut()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if state.commit_after_frame
+        && let Some(error) = commit_previous_frame(cursor, &mut state.commit)
+    {
+        failed.write(ReadFailed::new(error));
+    }
     let (mut taken, mut delivered, mut missed) = (0usize, 0u64, 0u64);
     let mut closed = false;
     while taken < state.budget {
@@ -223,5 +242,35 @@ pub(crate) fn drain<T: omg::Message>(
     state.closed = closed;
     if delivered > 0 || missed > 0 || closed {
         reader.set_changed();
+    }
+}
+
+/// Commits a named cursor's position as of the end of the previous frame's
+/// read: every system of that frame, and every system of this frame that
+/// runs before `OmgSystems::Read`, has had its chance to read those
+/// messages. Never waits: a commit still in flight is polled, a full write
+/// queue is retried next frame. Returns a failure to report.
+fn commit_previous_frame<T: omg::Message>(
+    cursor: &mut Cursor<T>,
+    in_flight: &mut Option<Receipt>,
+) -> Option<omg::Error> {
+    if let Some(receipt) = in_flight {
+        match receipt.try_result() {
+            None => return None,
+            Some(result) => {
+                *in_flight = None;
+                if let Err(error) = result {
+                    return Some(error);
+                }
+            }
+        }
+    }
+    match cursor.try_commit() {
+        Ok(receipt) => {
+            *in_flight = receipt;
+            None
+        }
+        Err(omg::Error::Storage(e)) if e.kind() == omg::StorageErrorKind::Full => None,
+        Err(error) => Some(error),
     }
 }
