@@ -1,0 +1,362 @@
+//! The loop of one handler thread.
+//!
+//! 1. Each subscription is polled with the same [`Waker`], which unparks this
+//!    thread; at most [`BUDGET`] messages per subscription per pass, so one
+//!    busy topic cannot starve the others.
+//! 2. A subscription with nothing to read registers the waker (inside
+//!    `Cursor::poll_recv`) and commits what was handled, without waiting.
+//! 3. When a pass handled nothing, the thread parks until a waker fires, the
+//!    next tick is due, or a shutdown unparks it. A wake-up that comes
+//!    between the poll and the park leaves the park token set, so it is
+//!    never lost; the thread never spins.
+//! 4. A failure (panic or error) applies the restart policy: back off
+//!    (interruptibly), build the state again, go on. The message in hand of
+//!    a durable topic is delivered again.
+//! 5. On shutdown the message in hand is finished (the stop flag is only
+//!    looked at between messages), every cursor is committed and waited for.
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Wake, Waker},
+    thread::{self, Thread},
+    time::{Duration, Instant},
+};
+
+use omg::Error;
+
+use crate::{
+    Handler, HandlerStatus, RestartPolicy,
+    handler::{Step, panic_message},
+    stats::Counters,
+};
+
+/// Messages taken from one subscription before looking at the others.
+const BUDGET: usize = 64;
+/// Handled messages after which a busy subscription commits anyway.
+const COMMIT_EVERY: u64 = 1024;
+
+/// Unparks the handler thread. Given to every cursor of the handler.
+pub(crate) struct Unparker {
+    pub(crate) thread: Thread,
+}
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.thread.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.thread.unpark();
+    }
+}
+
+/// Why a pass over the subscriptions ended early.
+enum Pass {
+    /// Handled something, or found a gap: poll again at once.
+    Progress,
+    /// Nothing to do; park until this instant (or a wake-up).
+    Idle(Option<Instant>),
+    /// Every subscription ended and there is no tick.
+    Ended,
+    /// A callback failed.
+    Failed,
+}
+
+pub(crate) struct Worker<S> {
+    pub(crate) handler: Handler<S>,
+    pub(crate) policy: RestartPolicy,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+impl<S: 'static> Worker<S> {
+    /// Runs the handler until shutdown, the end of every topic, or a failure
+    /// the policy does not restart. Returns the errors found while committing.
+    pub(crate) fn run(mut self) -> Vec<Error> {
+        let waker = Waker::from(Arc::new(Unparker {
+            thread: thread::current(),
+        }));
+        let mut cx = Context::from_waker(&waker);
+        let mut errors = Vec::new();
+        let mut consecutive = 0_u32;
+        let mut next_tick = self
+            .handler
+            .tick
+            .as_ref()
+            .map(|(interval, _)| Instant::now() + *interval);
+        let mut state = match self.build_state(&mut consecutive) {
+            Some(state) => state,
+            None => return self.finish(HandlerStatus::Failed, errors),
+        };
+        self.counters.set_status(HandlerStatus::Running);
+        let status = loop {
+            if self.stopping() {
+                break HandlerStatus::Stopped;
+            }
+            let pass = self.pass(&mut state, &mut cx, &mut consecutive, &mut errors);
+            let pass = match pass {
+                Pass::Failed => match self.restart(&mut consecutive) {
+                    Some(new) => {
+                        drop_contained(std::mem::replace(&mut state, new));
+                        continue;
+                    }
+                    None if self.stopping() => break HandlerStatus::Stopped,
+                    None => break HandlerStatus::Failed,
+                },
+                other => other,
+            };
+            if let Some(due) = next_tick.filter(|due| Instant::now() >= *due) {
+                if !self.run_tick(&mut state) {
+                    match self.restart(&mut consecutive) {
+                        Some(new) => drop_contained(std::mem::replace(&mut state, new)),
+                        None if self.stopping() => break HandlerStatus::Stopped,
+                        None => break HandlerStatus::Failed,
+                    }
+                }
+                if let Some((interval, _)) = &self.handler.tick {
+                    next_tick = Some(following_tick(due, *interval, Instant::now()));
+                }
+                continue;
+            }
+            match pass {
+                Pass::Progress | Pass::Failed => {}
+                Pass::Ended if next_tick.is_none() => break HandlerStatus::Stopped,
+                Pass::Ended | Pass::Idle(_) => {
+                    let until = match pass {
+                        Pass::Idle(until) => until,
+                        _ => None,
+                    };
+                    self.park(earliest(until, next_tick));
+                }
+            }
+        };
+        drop_contained(state);
+        self.finish(status, errors)
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// One pass over every subscription.
+    fn pass(
+        &mut self,
+        state: &mut S,
+        cx: &mut Context<'_>,
+        consecutive: &mut u32,
+        errors: &mut Vec<Error>,
+    ) -> Pass {
+        let mut progress = false;
+        let mut ended = 0;
+        let mut wake_at: Option<Instant> = None;
+        let sources = self.handler.sources.len();
+        for index in 0..sources {
+            for _ in 0..BUDGET {
+                if self.stopping() {
+                    return Pass::Progress;
+                }
+                let source = &mut self.handler.sources[index];
+                match source.step(state, cx) {
+                    Step::Handled { attempt } => {
+                        progress = true;
+                        *consecutive = 0;
+                        Counters::add(&self.counters.handled, 1);
+                        if attempt > 1 {
+                            Counters::add(&self.counters.redeliveries, 1);
+                        }
+                        if source.uncommitted() >= COMMIT_EVERY {
+                            self.commit_background(index, errors);
+                        }
+                    }
+                    Step::Failed {
+                        reason,
+                        attempt,
+                        redelivered,
+                    } => {
+                        if attempt > 1 {
+                            Counters::add(&self.counters.redeliveries, 1);
+                        }
+                        if !redelivered {
+                            Counters::add(&self.counters.dropped, 1);
+                        }
+                        tracing::warn!(
+                            handler = %self.handler.name,
+                            %reason,
+                            attempt,
+                            redelivered,
+                            "handler failed"
+                        );
+                        self.counters.record_failure(reason);
+                        // Commit what was handled before the failure.
+                        self.commit_background(index, errors);
+                        return Pass::Failed;
+                    }
+                    Step::Missed(n) => {
+                        progress = true;
+                        Counters::add(&self.counters.missed, n);
+                    }
+                    Step::ReadError(e) => {
+                        progress = true;
+                        Counters::add(&self.counters.errors, 1);
+                        tracing::warn!(handler = %self.handler.name, error = %e, "read failed");
+                        break;
+                    }
+                    Step::Idle => {
+                        if source.uncommitted() > 0 {
+                            self.commit_background(index, errors);
+                        }
+                        break;
+                    }
+                    Step::Resting(until) => {
+                        wake_at = earliest(wake_at, Some(until));
+                        break;
+                    }
+                    Step::Ended => {
+                        ended += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        if progress {
+            Pass::Progress
+        } else if ended == sources {
+            Pass::Ended
+        } else {
+            Pass::Idle(wake_at)
+        }
+    }
+
+    fn commit_background(&mut self, index: usize, errors: &mut Vec<Error>) {
+        for e in self.handler.sources[index].commit_in_background() {
+            self.commit_failed(e, errors);
+        }
+    }
+
+    fn commit_failed(&self, e: Error, errors: &mut Vec<Error>) {
+        Counters::add(&self.counters.errors, 1);
+        tracing::warn!(handler = %self.handler.name, error = %e, "commit failed");
+        errors.push(e);
+    }
+
+    /// Runs the tick; `false` if it failed.
+    fn run_tick(&mut self, state: &mut S) -> bool {
+        let Some((_, tick)) = &mut self.handler.tick else {
+            return true;
+        };
+        let reason = match catch_unwind(AssertUnwindSafe(|| tick(state))) {
+            Ok(Ok(())) => {
+                Counters::add(&self.counters.ticks, 1);
+                return true;
+            }
+            Ok(Err(e)) => format!("error: {e}"),
+            Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
+        };
+        tracing::warn!(handler = %self.handler.name, %reason, "tick failed");
+        self.counters.record_failure(reason);
+        false
+    }
+
+    /// Applies the restart policy after a failure: the new state, or `None`
+    /// when the handler must stop.
+    fn restart(&mut self, consecutive: &mut u32) -> Option<S> {
+        *consecutive = consecutive.saturating_add(1);
+        if !self.policy.allows(*consecutive) {
+            return None;
+        }
+        self.counters.set_status(HandlerStatus::BackingOff);
+        let until = Instant::now() + self.policy.backoff(*consecutive);
+        while Instant::now() < until {
+            if self.stopping() {
+                return None;
+            }
+            self.park(Some(until));
+        }
+        if self.stopping() {
+            return None;
+        }
+        let _span = tracing::debug_span!("restart", handler = %self.handler.name).entered();
+        Counters::add(&self.counters.restarts, 1);
+        let state = self.build_state(consecutive)?;
+        self.counters.set_status(HandlerStatus::Running);
+        Some(state)
+    }
+
+    /// Builds the state; a panicking factory is a failure too.
+    fn build_state(&mut self, consecutive: &mut u32) -> Option<S> {
+        loop {
+            let factory = &mut self.handler.factory;
+            match catch_unwind(AssertUnwindSafe(factory)) {
+                Ok(state) => return Some(state),
+                Err(panic) => {
+                    let reason = format!(
+                        "panic in the state factory: {}",
+                        panic_message(panic.as_ref())
+                    );
+                    tracing::warn!(handler = %self.handler.name, %reason, "handler failed");
+                    self.counters.record_failure(reason);
+                    *consecutive = consecutive.saturating_add(1);
+                    if !self.policy.allows(*consecutive) || self.stopping() {
+                        return None;
+                    }
+                    let until = Instant::now() + self.policy.backoff(*consecutive);
+                    while Instant::now() < until && !self.stopping() {
+                        self.park(Some(until));
+                    }
+                    Counters::add(&self.counters.restarts, 1);
+                }
+            }
+        }
+    }
+
+    fn park(&self, until: Option<Instant>) {
+        match until {
+            None => thread::park(),
+            Some(until) => {
+                let now = Instant::now();
+                if until > now {
+                    thread::park_timeout(until - now);
+                }
+            }
+        }
+    }
+
+    /// Commits every cursor, waits for the commits, and records the status.
+    fn finish(mut self, status: HandlerStatus, mut errors: Vec<Error>) -> Vec<Error> {
+        for index in 0..self.handler.sources.len() {
+            for e in self.handler.sources[index].commit_and_wait() {
+                self.commit_failed(e, &mut errors);
+            }
+        }
+        self.counters.set_status(status);
+        errors
+    }
+}
+
+/// Drops a state, containing a panic of its `Drop`.
+fn drop_contained<S>(state: S) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The first tick after `now` on the grid `due + k * interval` (a tick late
+/// by more than an interval is skipped, and the phase is kept).
+fn following_tick(due: Instant, interval: Duration, now: Instant) -> Instant {
+    let next = due + interval;
+    if next > now {
+        return next;
+    }
+    let behind = now.duration_since(due).as_nanos() / interval.as_nanos().max(1);
+    let steps = u32::try_from(behind.saturating_add(1)).unwrap_or(u32::MAX);
+    due + interval.saturating_mul(steps)
+}
