@@ -58,6 +58,8 @@ struct Run {
     frames: Duration,
     /// `update()` alone, summed over frames.
     updates: Duration,
+    /// The producer's publishing alone, summed over frames.
+    producing: Duration,
     messages: u64,
 }
 
@@ -68,6 +70,11 @@ impl Run {
 
     fn update_rate(&self) -> f64 {
         self.messages as f64 / self.updates.as_secs_f64()
+    }
+
+    /// Nanoseconds per message on the producer thread.
+    fn produce_ns(&self) -> f64 {
+        self.producing.as_secs_f64() * 1e9 / self.messages as f64
     }
 }
 
@@ -92,20 +99,24 @@ fn main() {
     let omg_update = median(omg.iter().map(Run::update_rate));
     let channel_update = median(channel.iter().map(Run::update_rate));
     let native_update = median(native.iter().map(Run::update_rate));
+    let omg_produce = median(omg.iter().map(Run::produce_ns));
+    let channel_produce = median(channel.iter().map(Run::produce_ns));
     let per_frame = |rate: f64| batch as f64 / rate * 1e6;
     println!(
-        "omg      frame {:>7.2} M msg/s ({:>7.1} µs/frame)   update only {:>7.2} M msg/s ({:>7.1} µs)",
+        "omg      frame {:>7.2} M msg/s ({:>7.1} µs/frame)   update only {:>7.2} M msg/s ({:>7.1} µs)   producer {:>5.1} ns/msg",
         omg_frame / 1e6,
         per_frame(omg_frame),
         omg_update / 1e6,
         per_frame(omg_update),
+        omg_produce,
     );
     println!(
-        "channel  frame {:>7.2} M msg/s ({:>7.1} µs/frame)   update only {:>7.2} M msg/s ({:>7.1} µs)",
+        "channel  frame {:>7.2} M msg/s ({:>7.1} µs/frame)   update only {:>7.2} M msg/s ({:>7.1} µs)   producer {:>5.1} ns/msg",
         channel_frame / 1e6,
         per_frame(channel_frame),
         channel_update / 1e6,
         per_frame(channel_update),
+        channel_produce,
     );
     println!(
         "native Messages (ceiling, one thread)        update only {:>7.2} M msg/s ({:>7.1} µs)",
@@ -144,18 +155,19 @@ fn main() {
 /// A producer thread that, on each wake-up, runs `send` and signals back.
 struct Producer {
     wake: Sender<()>,
-    done: Receiver<()>,
+    done: Receiver<Duration>,
     thread: thread::JoinHandle<()>,
 }
 
 impl Producer {
     fn spawn(mut send: impl FnMut() + Send + 'static) -> Self {
         let (wake, wake_rx) = crossbeam_channel::bounded::<()>(1);
-        let (done_tx, done) = crossbeam_channel::bounded::<()>(1);
+        let (done_tx, done) = crossbeam_channel::bounded::<Duration>(1);
         let thread = thread::spawn(move || {
             while wake_rx.recv().is_ok() {
+                let start = Instant::now();
                 send();
-                if done_tx.send(()).is_err() {
+                if done_tx.send(start.elapsed()).is_err() {
                     return;
                 }
             }
@@ -170,11 +182,13 @@ impl Producer {
             self.frame(app);
         }
         app.world_mut().insert_resource(Total::default());
-        let (mut total, mut updates) = (Duration::ZERO, Duration::ZERO);
+        let (mut total, mut updates, mut producing) =
+            (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for _ in 0..frames {
-            let (frame, update) = self.frame(app);
+            let (frame, update, produce) = self.frame(app);
             total += frame;
             updates += update;
+            producing += produce;
         }
         let seen = app.world().resource::<Total>();
         let messages = frames * batch;
@@ -185,18 +199,19 @@ impl Producer {
         Run {
             frames: total,
             updates,
+            producing,
             messages,
         }
     }
 
-    fn frame(&self, app: &mut App) -> (Duration, Duration) {
+    fn frame(&self, app: &mut App) -> (Duration, Duration, Duration) {
         let start = Instant::now();
         self.wake.send(()).ok();
-        self.done.recv().ok();
+        let produce = self.done.recv().unwrap_or_default();
         let update = Instant::now();
         app.update();
         let end = Instant::now();
-        (end - start, end - update)
+        (end - start, end - update, produce)
     }
 }
 
@@ -297,6 +312,7 @@ fn native_run(frames: u64, batch: u64) -> Run {
     Run {
         frames: elapsed,
         updates: elapsed,
+        producing: Duration::ZERO,
         messages,
     }
 }
