@@ -1,0 +1,211 @@
+//! The database layout, its version, and opening connections to it.
+
+use std::{fs::OpenOptions, os::unix::fs::OpenOptionsExt, path::Path};
+
+use omg::{Delivery, Result, StorageErrorKind};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{
+    error::{io, named, sql},
+    options::{Durability, SqliteOptions},
+};
+
+/// `PRAGMA application_id` of an omg database: "omg" and 0x01.
+pub(crate) const APPLICATION_ID: i32 = 0x6f6d_6701;
+
+/// `PRAGMA user_version` of the layout this crate writes.
+pub(crate) const SCHEMA_VERSION: i32 = 1;
+
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS topics (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    class INTEGER NOT NULL,
+    retain_secs INTEGER NOT NULL,
+    retain_nanos INTEGER NOT NULL,
+    message_type TEXT NOT NULL,
+    first_offset INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    topic_id INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (topic_id, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keys (
+    topic_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (
+    topic_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, name)
+) WITHOUT ROWID;
+";
+
+/// Delivery class codes stored in `topics.class`.
+pub(crate) const CLASS_AT_LEAST_ONCE: i64 = 1;
+/// See [`CLASS_AT_LEAST_ONCE`].
+pub(crate) const CLASS_EXACTLY_ONCE: i64 = 2;
+
+/// `(class, retain_secs, retain_nanos)` of a durable delivery.
+pub(crate) fn encode_delivery(delivery: &Delivery) -> (i64, i64, i64) {
+    match delivery {
+        Delivery::AtLeastOnce { retain } => (
+            CLASS_AT_LEAST_ONCE,
+            i64::try_from(retain.as_secs()).unwrap_or(i64::MAX),
+            i64::from(retain.subsec_nanos()),
+        ),
+        _ => (CLASS_EXACTLY_ONCE, 0, 0),
+    }
+}
+
+/// The inverse of [`encode_delivery`].
+pub(crate) fn decode_delivery(class: i64, secs: i64, nanos: i64) -> Delivery {
+    if class == CLASS_AT_LEAST_ONCE {
+        Delivery::AtLeastOnce {
+            retain: std::time::Duration::new(
+                u64::try_from(secs).unwrap_or(0),
+                u32::try_from(nanos).unwrap_or(0),
+            ),
+        }
+    } else {
+        Delivery::ExactlyOnce
+    }
+}
+
+/// Creates the file (mode 0600) if it does not exist, checks it is an omg
+/// database of a version this crate reads (creating the schema in an empty
+/// one), and returns the write connection. Nothing is written to a file
+/// that fails the checks.
+pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection> {
+    if !path.exists() {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| io(&format!("creating {}", path.display()), e))?;
+    }
+    let conn = connect(path, options)?;
+    if conn
+        .is_readonly(rusqlite::MAIN_DB)
+        .map_err(|e| sql("opening", e))?
+    {
+        return Err(named(
+            StorageErrorKind::ReadOnly,
+            format!("{} is read-only", path.display()),
+        ));
+    }
+    check(&conn, path)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(|e| sql("enabling WAL", e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(named(
+            StorageErrorKind::Other,
+            format!("{} cannot use WAL mode (got {mode})", path.display()),
+        ));
+    }
+    let sync = match options.durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)
+        .map_err(|e| sql("setting synchronous", e))?;
+    if let Some(pages) = options.max_page_count {
+        let _granted: i64 = conn
+            .query_row(
+                "PRAGMA max_page_count = ?1",
+                [i64::try_from(pages).unwrap_or(i64::MAX)],
+                |r| r.get(0),
+            )
+            .or_else(|_| {
+                conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get(0)
+                })
+            })
+            .map_err(|e| sql("setting max_page_count", e))?;
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| sql("creating the schema", e))?;
+    let created = (|| {
+        conn.execute_batch(CREATE)?;
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        conn.execute_batch("COMMIT")
+    })();
+    if let Err(e) = created {
+        let _already_failed = conn.execute_batch("ROLLBACK");
+        return Err(sql("creating the schema", e));
+    }
+    Ok(conn)
+}
+
+/// Opens another connection (a reader or the watcher) to a checked file.
+pub(crate) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql(&format!("opening {}", path.display()), e))?;
+    conn.busy_timeout(options.busy_timeout)
+        .map_err(|e| sql("setting busy_timeout", e))?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Checks that the file is empty or an omg database this crate can read.
+fn check(conn: &Connection, path: &Path) -> Result<()> {
+    let app: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| sql(&format!("reading {}", path.display()), e))?;
+    let version: i32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| sql(&format!("reading {}", path.display()), e))?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| sql(&format!("reading {}", path.display()), e))?;
+    let _integrity: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(|e| sql(&format!("checking {}", path.display()), e))
+        .and_then(|s: String| {
+            if s == "ok" {
+                Ok(s)
+            } else {
+                Err(named(
+                    StorageErrorKind::Corrupt,
+                    format!("{} is corrupt: {s}", path.display()),
+                ))
+            }
+        })?;
+    if app == 0 && objects == 0 {
+        return Ok(());
+    }
+    if app != APPLICATION_ID {
+        return Err(named(
+            StorageErrorKind::Foreign,
+            format!(
+                "{} is a SQLite database of another application (application_id {app:#x})",
+                path.display()
+            ),
+        ));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(named(
+            StorageErrorKind::NewerSchema,
+            format!(
+                "{} has omg schema version {version}; this build reads up to {SCHEMA_VERSION}",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}

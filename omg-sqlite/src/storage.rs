@@ -1,0 +1,199 @@
+//! [`SqliteStorage`]: the [`Storage`] implementation.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex, PoisonError, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+};
+
+use omg::{
+    Name, Result, Timestamp,
+    storage::{
+        Admission, Completion, ReadBuf, ReadInfo, Storage, SubmitError, TopicInfo, TopicSpec,
+        TopicWatcher, WriteBatch,
+    },
+};
+
+use crate::{
+    error::{closed, io},
+    options::SqliteOptions,
+    reader::Readers,
+    schema::{connect, open_writer},
+    watch,
+    watchers::Watchers,
+    writer::{Command, Writer},
+};
+
+/// Durable omg topics in one SQLite file. See the [crate docs](crate).
+pub struct SqliteStorage {
+    path: PathBuf,
+    queue: flume::Sender<Command>,
+    queue_capacity: usize,
+    readers: Readers,
+    closed: AtomicBool,
+    stop_watch: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.path)
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed, mode 0600) the database at `path` with
+    /// the default [`SqliteOptions`].
+    ///
+    /// # Errors
+    /// [`omg::Error::Storage`] naming why: not a database, another
+    /// application's database, corrupt, a newer schema, read-only, I/O.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the database at `path` with `options`.
+    ///
+    /// # Errors
+    /// As [`SqliteStorage::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let conn = open_writer(&path, &options)?;
+        let readers = (0..options.readers.max(1))
+            .map(|_| connect(&path, &options))
+            .collect::<Result<Vec<_>>>()?;
+        let watch_conn = connect(&path, &options)?;
+        let watchers = Arc::new(Watchers::default());
+        let (queue, rx) = flume::unbounded();
+        let writer = Writer {
+            conn,
+            rx,
+            watchers: watchers.clone(),
+            trim_interval: options.retention_check_interval,
+            trim_chunk: options.trim_chunk.max(1),
+        };
+        let writer = std::thread::Builder::new()
+            .name("omg-sqlite-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| io("starting the writer thread", e))?;
+        let stop_watch = Arc::new(AtomicBool::new(false));
+        let stop = stop_watch.clone();
+        let every = options.watch_interval;
+        let watcher = std::thread::Builder::new()
+            .name("omg-sqlite-watch".into())
+            .spawn(move || watch::run(watch_conn, watchers, stop, every))
+            .map_err(|e| io("starting the watch thread", e))?;
+        Ok(Self {
+            path,
+            queue,
+            queue_capacity: options.queue_capacity,
+            readers: Readers::new(readers),
+            closed: AtomicBool::new(false),
+            stop_watch,
+            threads: Mutex::new(vec![writer, watcher]),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends a command that replies on its own channel, and waits.
+    fn call<T>(&self, make: impl FnOnce(flume::Sender<Result<T>>) -> Command) -> Result<T> {
+        self.check_open()?;
+        let (tx, rx) = flume::bounded(1);
+        self.queue.send(make(tx)).map_err(|_| closed())?;
+        rx.recv().map_err(|_| closed())?
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn declare(&self, spec: &TopicSpec, watcher: Weak<dyn TopicWatcher>) -> Result<TopicInfo> {
+        self.call(|tx| Command::Declare(spec.clone(), watcher, tx))
+    }
+
+    fn describe(&self, topic: &Name) -> Result<Option<TopicSpec>> {
+        self.check_open()?;
+        Ok(self.readers.specs(Some(topic))?.into_iter().next())
+    }
+
+    fn topics(&self) -> Result<Vec<TopicSpec>> {
+        self.check_open()?;
+        self.readers.specs(None)
+    }
+
+    fn delete_topic(&self, topic: &Name) -> Result<bool> {
+        self.call(|tx| Command::Delete(topic.clone(), tx))
+    }
+
+    fn submit(&self, batch: WriteBatch, admission: Admission) -> Result<Completion, SubmitError> {
+        if let Err(e) = self.check_open() {
+            return Err(SubmitError::Failed(e, batch));
+        }
+        if admission.may_refuse() && self.queue.len() >= self.queue_capacity {
+            return Err(SubmitError::Full(batch));
+        }
+        let (completer, completion) = Completion::pending();
+        match self.queue.send(Command::Batch(batch, completer)) {
+            Ok(()) => Ok(completion),
+            Err(flume::SendError(Command::Batch(batch, _))) => {
+                Err(SubmitError::Failed(closed(), batch))
+            }
+            Err(_) => Err(SubmitError::Failed(closed(), WriteBatch::new())),
+        }
+    }
+
+    fn read(&self, topic: &Name, from: u64, max: usize, out: &mut ReadBuf) -> Result<ReadInfo> {
+        out.clear();
+        self.check_open()?;
+        self.readers.read(topic, from, max, out)
+    }
+
+    fn offset_at(&self, topic: &Name, time: Timestamp) -> Result<u64> {
+        self.check_open()?;
+        self.readers.offset_at(topic, time)
+    }
+
+    fn cursor_position(&self, topic: &Name, cursor: &Name) -> Result<Option<u64>> {
+        self.check_open()?;
+        self.readers.cursor_position(topic, cursor)
+    }
+
+    fn trim_expired(&self, now: Timestamp) -> Result<u64> {
+        self.call(|tx| Command::Trim(now, u64::MAX, tx))
+    }
+
+    fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let _writer_may_be_gone = self.queue.send(Command::Close);
+        self.stop_watch.store(true, Ordering::Release);
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for thread in threads {
+            let _panicked_thread_already_reported = thread.join();
+        }
+    }
+}
+
+impl Drop for SqliteStorage {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,511 @@
+//! The writer thread: owns the write connection and group-commits every
+//! queued command in one transaction, with a savepoint per command.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Weak},
+    time::{Duration, Instant},
+};
+
+use omg::{
+    Error, Name, Result, Timestamp,
+    storage::{Appended, Completer, TopicInfo, TopicSpec, TopicWatcher, WriteBatch},
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{
+    error::sql,
+    schema::{CLASS_AT_LEAST_ONCE, decode_delivery, encode_delivery},
+    watchers::Watchers,
+};
+
+/// A request to the writer thread.
+pub(crate) enum Command {
+    /// Apply a batch atomically.
+    Batch(WriteBatch, Completer),
+    /// Create or check a topic and register a watcher.
+    Declare(
+        TopicSpec,
+        Weak<dyn TopicWatcher>,
+        flume::Sender<Result<TopicInfo>>,
+    ),
+    /// Delete a topic.
+    Delete(Name, flume::Sender<Result<bool>>),
+    /// Trim what expired at the timestamp, at most the count per topic
+    /// (`u64::MAX`: everything).
+    Trim(Timestamp, u64, flume::Sender<Result<u64>>),
+    /// Flush and stop.
+    Close,
+}
+
+/// What to reply after the transaction commits.
+enum Reply {
+    Batch(Completer, Result<Vec<Appended>>),
+    Declare(
+        flume::Sender<Result<TopicInfo>>,
+        Result<TopicInfo>,
+        Name,
+        Weak<dyn TopicWatcher>,
+    ),
+    Delete(flume::Sender<Result<bool>>, Result<bool>, Name),
+    Trim(flume::Sender<Result<u64>>, Result<u64>),
+}
+
+/// A topic's row, cached for one transaction.
+#[derive(Clone, Copy)]
+struct Head {
+    id: i64,
+    next: u64,
+    last_ts: i64,
+}
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
+    pub(crate) rx: flume::Receiver<Command>,
+    pub(crate) watchers: Arc<Watchers>,
+    pub(crate) trim_interval: Duration,
+    pub(crate) trim_chunk: u64,
+}
+
+/// Most commands group-committed in one transaction.
+const MAX_DRAIN: usize = 8192;
+
+impl Writer {
+    /// Runs until [`Command::Close`] or until every sender is gone.
+    pub(crate) fn run(mut self) {
+        let mut next_trim = Instant::now() + self.trim_interval;
+        let mut commands = Vec::with_capacity(MAX_DRAIN);
+        loop {
+            let timeout = next_trim.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(timeout) {
+                Ok(first) => commands.push(first),
+                Err(flume::RecvTimeoutError::Timeout) => {
+                    next_trim = Instant::now() + self.trim_interval;
+                    let chunk = self.trim_chunk;
+                    self.background_trim(chunk);
+                    continue;
+                }
+                Err(flume::RecvTimeoutError::Disconnected) => return,
+            }
+            while commands.len() < MAX_DRAIN {
+                match self.rx.try_recv() {
+                    Ok(command) => commands.push(command),
+                    Err(_) => break,
+                }
+            }
+            let closing = commands.iter().any(|c| matches!(c, Command::Close));
+            if closing {
+                while let Ok(command) = self.rx.try_recv() {
+                    commands.push(command);
+                }
+            }
+            self.drain(&mut commands);
+            if closing {
+                return;
+            }
+            if Instant::now() >= next_trim {
+                next_trim = Instant::now() + self.trim_interval;
+                let chunk = self.trim_chunk;
+                self.background_trim(chunk);
+            }
+        }
+    }
+
+    fn background_trim(&mut self, chunk: u64) {
+        let (tx, _rx) = flume::bounded(1);
+        let mut commands = vec![Command::Trim(Timestamp::now(), chunk, tx)];
+        self.drain(&mut commands);
+    }
+
+    /// Applies `commands` in one transaction and replies to each.
+    fn drain(&mut self, commands: &mut Vec<Command>) {
+        let mut replies = Vec::with_capacity(commands.len());
+        let mut heads: HashMap<Name, Option<Head>> = HashMap::new();
+        let mut touched: Vec<Name> = Vec::new();
+        let began = self.conn.execute_batch("BEGIN IMMEDIATE");
+        if let Err(e) = began {
+            let error = sql("starting a write transaction", e);
+            for command in commands.drain(..) {
+                fail(command, &error);
+            }
+            return;
+        }
+        for command in commands.drain(..) {
+            let reply = match command {
+                Command::Close => continue,
+                Command::Batch(batch, completer) => {
+                    let mut local = HashMap::new();
+                    let outcome =
+                        self.savepoint(|w| w.apply(batch, &heads, &mut local, &mut touched));
+                    if outcome.is_ok() {
+                        heads.extend(local);
+                    }
+                    Reply::Batch(completer, outcome)
+                }
+                Command::Declare(spec, watcher, tx) => {
+                    let outcome = self.savepoint(|w| w.declare(&spec));
+                    heads.remove(&spec.name);
+                    Reply::Declare(tx, outcome, spec.name, watcher)
+                }
+                Command::Delete(name, tx) => {
+                    let outcome = self.savepoint(|w| w.delete(&name));
+                    heads.remove(&name);
+                    Reply::Delete(tx, outcome, name)
+                }
+                Command::Trim(now, chunk, tx) => {
+                    let full = chunk == u64::MAX;
+                    let outcome = self.savepoint(|w| w.trim(now, chunk, full));
+                    Reply::Trim(tx, outcome)
+                }
+            };
+            replies.push(reply);
+        }
+        let committed = self
+            .conn
+            .execute_batch("COMMIT")
+            .map_err(|e| sql("committing", e));
+        if let Err(error) = &committed {
+            let _already_failed = self.conn.execute_batch("ROLLBACK");
+            for reply in replies {
+                match reply {
+                    Reply::Batch(c, _) => c.complete(Err(error.clone())),
+                    Reply::Declare(tx, ..) => drop(tx.send(Err(error.clone()))),
+                    Reply::Delete(tx, ..) => drop(tx.send(Err(error.clone()))),
+                    Reply::Trim(tx, _) => drop(tx.send(Err(error.clone()))),
+                }
+            }
+            return;
+        }
+        // Watchers first, as the in-memory storage does: when a publish
+        // returns, its topic's cursors have been told.
+        for name in touched {
+            if let Some(Some(head)) = heads.get(&name) {
+                self.watchers.committed(&name, head.next);
+            }
+        }
+        for reply in replies {
+            match reply {
+                Reply::Batch(c, outcome) => c.complete(outcome),
+                Reply::Declare(tx, outcome, name, watcher) => {
+                    if outcome.is_ok() {
+                        self.watchers.register(&name, watcher);
+                    }
+                    drop(tx.send(outcome));
+                }
+                Reply::Delete(tx, outcome, name) => {
+                    if matches!(outcome, Ok(true)) {
+                        self.watchers.deleted(&name);
+                    }
+                    drop(tx.send(outcome));
+                }
+                Reply::Trim(tx, outcome) => drop(tx.send(outcome)),
+            }
+        }
+    }
+
+    /// Runs `f` inside a savepoint, rolled back if it fails.
+    fn savepoint<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.conn
+            .execute_batch("SAVEPOINT batch")
+            .map_err(|e| sql("starting a savepoint", e))?;
+        match f(self) {
+            Ok(value) => {
+                self.conn
+                    .execute_batch("RELEASE batch")
+                    .map_err(|e| sql("releasing a savepoint", e))?;
+                Ok(value)
+            }
+            Err(error) => {
+                let _best_effort = self.conn.execute_batch("ROLLBACK TO batch; RELEASE batch");
+                Err(error)
+            }
+        }
+    }
+
+    fn head(
+        &self,
+        topic: &Name,
+        heads: &HashMap<Name, Option<Head>>,
+        local: &mut HashMap<Name, Option<Head>>,
+    ) -> Result<Option<Head>> {
+        if let Some(head) = local.get(topic).or_else(|| heads.get(topic)) {
+            return Ok(*head);
+        }
+        let head = self
+            .conn
+            .prepare_cached("SELECT id, next_offset, last_ts FROM topics WHERE name = ?1")
+            .and_then(|mut s| {
+                s.query_row([topic.as_str()], |r| {
+                    Ok(Head {
+                        id: r.get(0)?,
+                        next: r.get::<_, i64>(1)? as u64,
+                        last_ts: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| sql("reading a topic", e))?;
+        local.insert(topic.clone(), head);
+        Ok(head)
+    }
+
+    fn apply(
+        &mut self,
+        batch: WriteBatch,
+        heads: &HashMap<Name, Option<Head>>,
+        local: &mut HashMap<Name, Option<Head>>,
+        touched: &mut Vec<Name>,
+    ) -> Result<Vec<Appended>> {
+        let mut results = Vec::with_capacity(batch.appends.len());
+        let mut changed: Vec<Name> = Vec::new();
+        for append in batch.appends {
+            let Some(mut head) = self.head(&append.topic, heads, local)? else {
+                return Err(Error::UnknownTopic {
+                    topic: append.topic,
+                });
+            };
+            if let Some(key) = &append.key {
+                let existing: Option<i64> = self
+                    .conn
+                    .prepare_cached("SELECT offset FROM keys WHERE topic_id = ?1 AND key = ?2")
+                    .and_then(|mut s| {
+                        s.query_row(params![head.id, key.as_str()], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(|e| sql("checking an idempotency key", e))?;
+                if let Some(offset) = existing {
+                    results.push(Appended {
+                        offset: offset as u64,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+            }
+            if let Some(expected) = append.expected_offset
+                && expected != head.next
+            {
+                return Err(Error::Conflict {
+                    topic: append.topic,
+                    expected,
+                    actual: head.next,
+                });
+            }
+            let offset = head.next;
+            let ts = append.timestamp.as_micros().max(head.last_ts);
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO messages (topic_id, offset, ts, payload) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut s| s.execute(params![head.id, offset as i64, ts, append.payload]))
+                .map_err(|e| sql("appending", e))?;
+            if let Some(key) = &append.key {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO keys (topic_id, key, offset, ts) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| s.execute(params![head.id, key.as_str(), offset as i64, ts]))
+                    .map_err(|e| sql("storing an idempotency key", e))?;
+            }
+            head.next += 1;
+            head.last_ts = ts;
+            local.insert(append.topic.clone(), Some(head));
+            if !changed.contains(&append.topic) {
+                changed.push(append.topic);
+            }
+            results.push(Appended {
+                offset,
+                duplicate: false,
+            });
+        }
+        for commit in batch.commits {
+            let Some(head) = self.head(&commit.topic, heads, local)? else {
+                return Err(Error::UnknownTopic {
+                    topic: commit.topic,
+                });
+            };
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO cursors (topic_id, name, next_offset) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (topic_id, name) DO UPDATE SET next_offset = excluded.next_offset",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        head.id,
+                        commit.cursor.as_str(),
+                        commit.next_offset as i64
+                    ])
+                })
+                .map_err(|e| sql("committing a cursor", e))?;
+        }
+        for name in changed {
+            if let Some(Some(head)) = local.get(&name) {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE topics SET next_offset = ?2, last_ts = ?3 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![head.id, head.next as i64, head.last_ts]))
+                    .map_err(|e| sql("moving a topic's head", e))?;
+            }
+            if !touched.contains(&name) {
+                touched.push(name);
+            }
+        }
+        Ok(results)
+    }
+
+    fn declare(&mut self, spec: &TopicSpec) -> Result<TopicInfo> {
+        if !spec.delivery.is_durable() {
+            return Err(Error::Unsupported {
+                what: "storing an at-most-once topic",
+                why: "at-most-once topics live in memory only",
+            });
+        }
+        let (class, secs, nanos) = encode_delivery(&spec.delivery);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO topics (name, class, retain_secs, retain_nanos, message_type,
+                 first_offset, next_offset, last_ts) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    spec.name.as_str(),
+                    class,
+                    secs,
+                    nanos,
+                    spec.message_type,
+                    i64::MIN
+                ])
+            })
+            .map_err(|e| sql("declaring a topic", e))?;
+        let (class, secs, nanos, message_type, first, next): (i64, i64, i64, String, i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT class, retain_secs, retain_nanos, message_type, first_offset, next_offset
+                 FROM topics WHERE name = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([spec.name.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })
+            })
+            .map_err(|e| sql("declaring a topic", e))?;
+        let existing = TopicSpec {
+            name: spec.name.clone(),
+            delivery: decode_delivery(class, secs, nanos),
+            message_type,
+        };
+        if existing != *spec {
+            return Err(Error::TopicMismatch {
+                topic: spec.name.clone(),
+                existing: existing.describe(),
+                requested: spec.describe(),
+            });
+        }
+        Ok(TopicInfo {
+            first_offset: first as u64,
+            next_offset: next as u64,
+        })
+    }
+
+    fn delete(&mut self, name: &Name) -> Result<bool> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM topics WHERE name = ?1")
+            .and_then(|mut s| s.query_row([name.as_str()], |r| r.get(0)).optional())
+            .map_err(|e| sql("deleting a topic", e))?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        for statement in [
+            "DELETE FROM messages WHERE topic_id = ?1",
+            "DELETE FROM keys WHERE topic_id = ?1",
+            "DELETE FROM cursors WHERE topic_id = ?1",
+            "DELETE FROM topics WHERE id = ?1",
+        ] {
+            self.conn
+                .prepare_cached(statement)
+                .and_then(|mut s| s.execute([id]))
+                .map_err(|e| sql("deleting a topic", e))?;
+        }
+        Ok(true)
+    }
+
+    /// Trims expired messages of at-least-once topics, at most `chunk` per
+    /// topic unless `full`.
+    fn trim(&mut self, now: Timestamp, chunk: u64, full: bool) -> Result<u64> {
+        let topics: Vec<(i64, i64, i64, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, retain_secs, retain_nanos, first_offset, next_offset
+                 FROM topics WHERE class = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_map([CLASS_AT_LEAST_ONCE], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect()
+            })
+            .map_err(|e| sql("trimming", e))?;
+        let mut removed = 0u64;
+        for (id, secs, nanos, first, next) in topics {
+            let retain = std::time::Duration::new(
+                u64::try_from(secs).unwrap_or(0),
+                u32::try_from(nanos).unwrap_or(0),
+            );
+            let cutoff = now.saturating_sub(retain).as_micros();
+            // Timestamps never decrease within a topic: binary search the
+            // first offset at or after the cutoff.
+            let limit = if full {
+                next
+            } else {
+                first
+                    .saturating_add(i64::try_from(chunk).unwrap_or(i64::MAX))
+                    .min(next)
+            };
+            let (mut lo, mut hi) = (first, limit);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let ts: Option<i64> = self
+                    .conn
+                    .prepare_cached("SELECT ts FROM messages WHERE topic_id = ?1 AND offset = ?2")
+                    .and_then(|mut s| s.query_row(params![id, mid], |r| r.get(0)).optional())
+                    .map_err(|e| sql("trimming", e))?;
+                if ts.is_some_and(|t| t < cutoff) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            let new_first = lo;
+            if new_first > first {
+                self.conn
+                    .prepare_cached("DELETE FROM messages WHERE topic_id = ?1 AND offset < ?2")
+                    .and_then(|mut s| s.execute(params![id, new_first]))
+                    .map_err(|e| sql("trimming", e))?;
+                self.conn
+                    .prepare_cached("UPDATE topics SET first_offset = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, new_first]))
+                    .map_err(|e| sql("trimming", e))?;
+                removed += (new_first - first) as u64;
+            }
+            self.conn
+                .prepare_cached("DELETE FROM keys WHERE topic_id = ?1 AND ts < ?2")
+                .and_then(|mut s| s.execute(params![id, cutoff]))
+                .map_err(|e| sql("trimming keys", e))?;
+        }
+        Ok(removed)
+    }
+}
+
+/// Fails a command that could not run.
+fn fail(command: Command, error: &Error) {
+    match command {
+        Command::Batch(_, c) => c.complete(Err(error.clone())),
+        Command::Declare(_, _, tx) => drop(tx.send(Err(error.clone()))),
+        Command::Delete(_, tx) => drop(tx.send(Err(error.clone()))),
+        Command::Trim(_, _, tx) => drop(tx.send(Err(error.clone()))),
+        Command::Close => {}
+    }
+}

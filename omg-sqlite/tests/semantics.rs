@@ -1,0 +1,416 @@
+//! The storage contract, checked directly and through an agency.
+
+
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+use std::{
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use omg::{
+    Agency, Delivery, Error, Name, StartAt, StorageErrorKind, Timestamp,
+    storage::{
+        Admission, Append, CursorCommit, IdempotencyKey, ReadBuf, Storage, SubmitError, TopicSpec,
+        TopicWatcher, WriteBatch,
+    },
+};
+use omg_sqlite::{SqliteOptions, SqliteStorage};
+
+#[derive(Default)]
+struct Heads(AtomicU64, Mutex<Vec<u64>>);
+
+impl TopicWatcher for Heads {
+    fn committed(&self, next_offset: u64) {
+        self.0.fetch_max(next_offset, Ordering::SeqCst);
+        self.1.lock().unwrap().push(next_offset);
+    }
+}
+
+fn name(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+fn spec(topic: &str, delivery: Delivery) -> TopicSpec {
+    TopicSpec {
+        name: name(topic),
+        delivery,
+        message_type: "bytes".into(),
+    }
+}
+
+fn declare(s: &SqliteStorage, spec: &TopicSpec) -> Arc<Heads> {
+    let heads = Arc::new(Heads::default());
+    let weak: Weak<dyn TopicWatcher> = Arc::downgrade(&heads) as Weak<dyn TopicWatcher>;
+    s.declare(spec, weak).unwrap();
+    heads
+}
+
+fn submit(s: &SqliteStorage, batch: WriteBatch) -> omg::storage::BatchOutcome {
+    match s.submit(batch, Admission::Queue) {
+        Ok(c) => c.wait(),
+        Err(_) => panic!("refused"),
+    }
+}
+
+fn append(topic: &str, byte: u8) -> Append {
+    Append::new(name(topic), vec![byte])
+}
+
+fn payloads(s: &SqliteStorage, topic: &str) -> Vec<(u64, Vec<u8>)> {
+    let mut buf = ReadBuf::new();
+    s.read(&name(topic), 0, 1_000_000, &mut buf).unwrap();
+    buf.iter().map(|r| (r.offset, r.payload.to_vec())).collect()
+}
+
+#[test]
+fn appends_get_dense_offsets_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    let s = SqliteStorage::open(&path).unwrap();
+    let heads = declare(&s, &spec("t", Delivery::ExactlyOnce));
+    for i in 0..10u8 {
+        let out = submit(&s, WriteBatch::append(append("t", i))).unwrap();
+        assert_eq!(out[0].offset, u64::from(i));
+    }
+    assert_eq!(heads.0.load(Ordering::SeqCst), 10);
+    s.close();
+    let s = SqliteStorage::open(&path).unwrap();
+    let info = s
+        .declare(&spec("t", Delivery::ExactlyOnce), Weak::<Heads>::new())
+        .unwrap();
+    assert_eq!((info.first_offset, info.next_offset), (0, 10));
+    let expected: Vec<_> = (0..10u8).map(|i| (u64::from(i), vec![i])).collect();
+    assert_eq!(payloads(&s, "t"), expected);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn a_key_appends_once_and_reports_the_first_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open(dir.path().join("omg.db")).unwrap();
+    declare(&s, &spec("t", Delivery::ExactlyOnce));
+    let key = IdempotencyKey::new("k").unwrap();
+    let a = submit(
+        &s,
+        WriteBatch::append(append("t", 1).with_key(Some(key.clone()))),
+    )
+    .unwrap();
+    submit(&s, WriteBatch::append(append("t", 2))).unwrap();
+    let b = submit(&s, WriteBatch::append(append("t", 3).with_key(Some(key)))).unwrap();
+    assert_eq!((a[0].offset, a[0].duplicate), (0, false));
+    assert_eq!((b[0].offset, b[0].duplicate), (0, true));
+    assert_eq!(payloads(&s, "t"), vec![(0, vec![1]), (1, vec![2])]);
+}
+
+#[test]
+fn a_conflicting_batch_fails_alone_and_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open(dir.path().join("omg.db")).unwrap();
+    declare(&s, &spec("t", Delivery::ExactlyOnce));
+    let mut bad = WriteBatch::new();
+    bad.push_append(append("t", 9));
+    bad.push_append(append("t", 9).expecting(5));
+    bad.push_commit(CursorCommit::new(name("t"), name("c"), 1));
+    // Queue both before the writer drains, so they share a transaction.
+    let c1 = s.submit(bad, Admission::Queue).unwrap();
+    let c2 = s
+        .submit(
+            WriteBatch::append(append("t", 1).expecting(0)),
+            Admission::Queue,
+        )
+        .unwrap();
+    match c1.wait() {
+        Err(Error::Conflict {
+            expected, actual, ..
+        }) => assert_eq!((expected, actual), (5, 1)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c2.wait().unwrap()[0].offset, 0);
+    assert_eq!(payloads(&s, "t"), vec![(0, vec![1])]);
+    assert_eq!(s.cursor_position(&name("t"), &name("c")).unwrap(), None);
+}
+
+#[test]
+fn cursor_commits_ride_with_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    let s = SqliteStorage::open(&path).unwrap();
+    declare(&s, &spec("in", Delivery::ExactlyOnce));
+    declare(&s, &spec("out", Delivery::ExactlyOnce));
+    let mut batch = WriteBatch::append(append("out", 1));
+    batch.push_commit(CursorCommit::new(name("in"), name("agent"), 7));
+    submit(&s, batch).unwrap();
+    submit(
+        &s,
+        WriteBatch::commit(CursorCommit::new(name("in"), name("agent"), 8)),
+    )
+    .unwrap();
+    s.close();
+    let s = SqliteStorage::open(&path).unwrap();
+    assert_eq!(
+        s.cursor_position(&name("in"), &name("agent")).unwrap(),
+        Some(8)
+    );
+    assert_eq!(payloads(&s, "out"), vec![(0, vec![1])]);
+}
+
+#[test]
+fn unknown_topics_mismatches_and_at_most_once_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open(dir.path().join("omg.db")).unwrap();
+    assert!(matches!(
+        submit(&s, WriteBatch::append(append("nope", 1))),
+        Err(Error::UnknownTopic { .. })
+    ));
+    declare(&s, &spec("t", Delivery::ExactlyOnce));
+    let other = spec(
+        "t",
+        Delivery::AtLeastOnce {
+            retain: Duration::from_secs(1),
+        },
+    );
+    assert!(matches!(
+        s.declare(&other, Weak::<Heads>::new()),
+        Err(Error::TopicMismatch { .. })
+    ));
+    assert!(matches!(
+        s.declare(&spec("m", Delivery::at_most_once()), Weak::<Heads>::new()),
+        Err(Error::Unsupported { .. })
+    ));
+    assert_eq!(
+        s.describe(&name("t")).unwrap(),
+        Some(spec("t", Delivery::ExactlyOnce))
+    );
+    assert_eq!(s.topics().unwrap(), vec![spec("t", Delivery::ExactlyOnce)]);
+    assert!(s.delete_topic(&name("t")).unwrap());
+    assert!(!s.delete_topic(&name("t")).unwrap());
+    assert_eq!(s.describe(&name("t")).unwrap(), None);
+}
+
+#[test]
+fn timestamps_never_go_backwards_and_offset_at_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open(dir.path().join("omg.db")).unwrap();
+    declare(&s, &spec("t", Delivery::ExactlyOnce));
+    for micros in [100, 50, 200, 300] {
+        let mut a = append("t", 0);
+        a.timestamp = Timestamp::from_micros(micros);
+        submit(&s, WriteBatch::append(a)).unwrap();
+    }
+    let mut buf = ReadBuf::new();
+    s.read(&name("t"), 0, 10, &mut buf).unwrap();
+    let ts: Vec<i64> = buf.iter().map(|r| r.timestamp.as_micros()).collect();
+    assert_eq!(ts, vec![100, 100, 200, 300]);
+    assert_eq!(
+        s.offset_at(&name("t"), Timestamp::from_micros(150))
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.offset_at(&name("t"), Timestamp::from_micros(0)).unwrap(),
+        0
+    );
+    assert_eq!(
+        s.offset_at(&name("t"), Timestamp::from_micros(999))
+            .unwrap(),
+        4
+    );
+}
+
+#[test]
+fn trimming_removes_expired_messages_and_keys_and_moves_first_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open(dir.path().join("omg.db")).unwrap();
+    declare(
+        &s,
+        &spec(
+            "t",
+            Delivery::AtLeastOnce {
+                retain: Duration::from_secs(10),
+            },
+        ),
+    );
+    declare(&s, &spec("e", Delivery::ExactlyOnce));
+    for (i, secs) in [1i64, 2, 3, 20].into_iter().enumerate() {
+        let mut a =
+            append("t", i as u8).with_key(Some(IdempotencyKey::new(&format!("k{i}")).unwrap()));
+        a.timestamp = Timestamp::from_micros(secs * 1_000_000);
+        submit(&s, WriteBatch::append(a.clone())).unwrap();
+        a.topic = name("e");
+        submit(&s, WriteBatch::append(a)).unwrap();
+    }
+    let removed = s.trim_expired(Timestamp::from_micros(13_000_000)).unwrap();
+    assert_eq!(removed, 2);
+    let mut buf = ReadBuf::new();
+    let info = s.read(&name("t"), 0, 10, &mut buf).unwrap();
+    assert_eq!((info.first_offset, info.next_offset), (2, 4));
+    assert_eq!(buf.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![2, 3]);
+    // The trimmed key is forgotten: publishing it again appends.
+    let again = submit(
+        &s,
+        WriteBatch::append(append("t", 9).with_key(Some(IdempotencyKey::new("k0").unwrap()))),
+    )
+    .unwrap();
+    assert_eq!((again[0].offset, again[0].duplicate), (4, false));
+    assert_eq!(payloads(&s, "e").len(), 4);
+}
+
+#[test]
+fn background_trimming_runs_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::new().retention_check_interval(Duration::from_millis(20));
+    let s = SqliteStorage::open_with(dir.path().join("omg.db"), options).unwrap();
+    declare(
+        &s,
+        &spec(
+            "t",
+            Delivery::AtLeastOnce {
+                retain: Duration::from_millis(1),
+            },
+        ),
+    );
+    for i in 0..5 {
+        let mut a = append("t", i);
+        a.timestamp = Timestamp::from_micros(1);
+        submit(&s, WriteBatch::append(a)).unwrap();
+    }
+    let mut buf = ReadBuf::new();
+    for _ in 0..200 {
+        if s.read(&name("t"), 0, 10, &mut buf).unwrap().first_offset == 5 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("not trimmed within 2 s");
+}
+
+#[test]
+fn if_room_refuses_when_the_queue_is_full_and_close_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::new().queue_capacity(1);
+    let s = SqliteStorage::open_with(dir.path().join("omg.db"), options).unwrap();
+    declare(&s, &spec("t", Delivery::ExactlyOnce));
+    let mut completions = Vec::new();
+    let mut refused = 0;
+    for i in 0..2000u32 {
+        match s.submit(WriteBatch::append(append("t", i as u8)), Admission::IfRoom) {
+            Ok(c) => completions.push(c),
+            Err(SubmitError::Full(batch)) => {
+                assert_eq!(batch.appends.len(), 1);
+                refused += 1;
+            }
+            Err(SubmitError::Failed(e, _)) => panic!("{e}"),
+        }
+    }
+    assert!(refused > 0, "a queue of 1 never filled");
+    s.close();
+    let n = completions.len();
+    let offsets: Vec<u64> = completions
+        .into_iter()
+        .map(|c| c.wait().unwrap()[0].offset)
+        .collect();
+    assert_eq!(offsets, (0..n as u64).collect::<Vec<_>>());
+    match s.submit(WriteBatch::append(append("t", 0)), Admission::Queue) {
+        Err(SubmitError::Failed(Error::Storage(e), _)) => {
+            assert_eq!(e.kind(), StorageErrorKind::Closed)
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut buf = ReadBuf::new();
+    assert!(
+        matches!(s.read(&name("t"), 0, 1, &mut buf), Err(Error::Storage(e)) if e.kind() == StorageErrorKind::Closed)
+    );
+}
+
+#[test]
+fn another_storage_on_the_same_file_sees_commits_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    let a = SqliteStorage::open(&path).unwrap();
+    let b = SqliteStorage::open(&path).unwrap();
+    declare(&a, &spec("t", Delivery::ExactlyOnce));
+    let heads = declare(&b, &spec("t", Delivery::ExactlyOnce));
+    submit(&a, WriteBatch::append(append("t", 1))).unwrap();
+    submit(&b, WriteBatch::append(append("t", 2))).unwrap();
+    submit(&a, WriteBatch::append(append("t", 3))).unwrap();
+    for _ in 0..100 {
+        if heads.0.load(Ordering::SeqCst) == 3 {
+            assert_eq!(
+                payloads(&b, "t"),
+                vec![(0, vec![1]), (1, vec![2]), (2, vec![3])]
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("b's watcher was not told within 1 s");
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+struct Order {
+    id: u32,
+    item: String,
+}
+
+#[test]
+fn an_agency_publishes_and_reads_back_through_named_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    {
+        let agency = Agency::builder()
+            .storage(Arc::new(SqliteStorage::open(&path).unwrap()))
+            .build();
+        let topic = agency
+            .topic::<Order>("orders", Delivery::ExactlyOnce)
+            .unwrap();
+        let publisher = topic.publisher();
+        let mut cursor = topic.named_cursor("shipper", StartAt::Earliest).unwrap();
+        for id in 0..5 {
+            let offset = publisher
+                .publish_keyed(
+                    &format!("o{id}"),
+                    Order {
+                        id,
+                        item: "tea".into(),
+                    },
+                )
+                .unwrap();
+            assert_eq!(offset, u64::from(id));
+        }
+        assert_eq!(
+            publisher
+                .publish_keyed(
+                    "o1",
+                    Order {
+                        id: 1,
+                        item: "tea".into()
+                    }
+                )
+                .unwrap(),
+            1
+        );
+        for id in 0..3 {
+            assert_eq!(cursor.recv().unwrap().value.id, id);
+        }
+        cursor.commit().unwrap();
+        agency.shutdown();
+    }
+    let agency = Agency::builder()
+        .storage(Arc::new(SqliteStorage::open(&path).unwrap()))
+        .build();
+    let topic = agency
+        .topic::<Order>("orders", Delivery::ExactlyOnce)
+        .unwrap();
+    let mut cursor = topic.named_cursor("shipper", StartAt::Earliest).unwrap();
+    assert_eq!(cursor.recv().unwrap().offset, 3);
+    assert_eq!(cursor.recv().unwrap().offset, 4);
+    assert_eq!(topic.bounds().unwrap(), (0, 5));
+    agency.shutdown();
+}
