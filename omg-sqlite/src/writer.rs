@@ -8,13 +8,13 @@ use std::{
 };
 
 use omg::{
-    Error, Name, Result, Timestamp,
+    Error, Name, Result, StorageErrorKind, Timestamp,
     storage::{Appended, Completer, TopicInfo, TopicSpec, TopicWatcher, WriteBatch},
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
-    error::sql,
+    error::{named, sql},
     schema::{CLASS_AT_LEAST_ONCE, decode_delivery, encode_delivery},
     watchers::Watchers,
 };
@@ -131,7 +131,8 @@ impl Writer {
             }
             return;
         }
-        for command in commands.drain(..) {
+        let mut pending = commands.drain(..);
+        while let Some(command) = pending.next() {
             let reply = match command {
                 Command::Close => continue,
                 Command::Batch(batch, completer) => {
@@ -160,21 +161,36 @@ impl Writer {
                 }
             };
             replies.push(reply);
+            if self.conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (SQLITE_FULL,
+                // I/O errors): nothing of this drain is committed.
+                let error = replies
+                    .iter()
+                    .rev()
+                    .find_map(Reply::error)
+                    .unwrap_or_else(|| {
+                        named(StorageErrorKind::Other, "the transaction was rolled back")
+                    });
+                fail_replies(std::mem::take(&mut replies), &error);
+                heads.clear();
+                touched.clear();
+                if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+                    let error = sql("starting a write transaction", e);
+                    for command in pending {
+                        fail(command, &error);
+                    }
+                    return;
+                }
+            }
         }
+        drop(pending);
         let committed = self
             .conn
             .execute_batch("COMMIT")
             .map_err(|e| sql("committing", e));
         if let Err(error) = &committed {
             let _already_failed = self.conn.execute_batch("ROLLBACK");
-            for reply in replies {
-                match reply {
-                    Reply::Batch(c, _) => c.complete(Err(error.clone())),
-                    Reply::Declare(tx, ..) => drop(tx.send(Err(error.clone()))),
-                    Reply::Delete(tx, ..) => drop(tx.send(Err(error.clone()))),
-                    Reply::Trim(tx, _) => drop(tx.send(Err(error.clone()))),
-                }
-            }
+            fail_replies(replies, error);
             return;
         }
         // Watchers first, as the in-memory storage does: when a publish
@@ -496,6 +512,31 @@ impl Writer {
                 .map_err(|e| sql("trimming keys", e))?;
         }
         Ok(removed)
+    }
+}
+
+impl Reply {
+    /// The error this reply carries, if it failed.
+    fn error(&self) -> Option<Error> {
+        match self {
+            Reply::Batch(_, Err(e))
+            | Reply::Declare(_, Err(e), ..)
+            | Reply::Delete(_, Err(e), _)
+            | Reply::Trim(_, Err(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Fails every reply with `error`: their transaction did not commit.
+fn fail_replies(replies: Vec<Reply>, error: &Error) {
+    for reply in replies {
+        match reply {
+            Reply::Batch(c, _) => c.complete(Err(error.clone())),
+            Reply::Declare(tx, ..) => drop(tx.send(Err(error.clone()))),
+            Reply::Delete(tx, ..) => drop(tx.send(Err(error.clone()))),
+            Reply::Trim(tx, _) => drop(tx.send(Err(error.clone()))),
+        }
     }
 }
 

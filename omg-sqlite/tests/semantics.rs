@@ -1,7 +1,9 @@
 //! The storage contract, checked directly and through an agency.
 
-
-#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
 use std::{
     sync::{
         Arc, Mutex, Weak,

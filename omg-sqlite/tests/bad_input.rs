@@ -1,0 +1,207 @@
+//! Files that are not (or no longer) good omg databases give named errors,
+//! are never modified, and never panic.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use std::{path::Path, sync::Arc};
+
+use omg::{Agency, Delivery, Error, RecvError, StartAt, StorageErrorKind};
+use omg_sqlite::{SqliteOptions, SqliteStorage};
+
+fn kind_of(result: Result<SqliteStorage, Error>) -> StorageErrorKind {
+    match result {
+        Err(Error::Storage(e)) => e.kind(),
+        Err(other) => panic!("not a storage error: {other}"),
+        Ok(_) => panic!("opened"),
+    }
+}
+
+/// Opens `path` expecting `kind`, and checks the file did not change.
+fn refused(path: &Path, kind: StorageErrorKind) {
+    let before = std::fs::read(path).unwrap();
+    assert_eq!(kind_of(SqliteStorage::open(path)), kind);
+    assert_eq!(
+        std::fs::read(path).unwrap(),
+        before,
+        "the file was modified"
+    );
+}
+
+/// A closed omg database holding one exactly-once topic of three `u32`s.
+fn omg_db(path: &Path) {
+    let agency = Agency::builder()
+        .storage(Arc::new(SqliteStorage::open(path).unwrap()))
+        .build();
+    let topic = agency
+        .topic::<u32>("numbers", Delivery::ExactlyOnce)
+        .unwrap();
+    for i in 0..3 {
+        topic.publisher().publish(i).unwrap();
+    }
+    agency.shutdown();
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "these are my notes, not a database\n".repeat(200)).unwrap();
+    refused(&path, StorageErrorKind::NotADatabase);
+}
+
+#[test]
+fn a_database_of_another_application_is_foreign() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('ada');")
+        .unwrap();
+    drop(conn);
+    refused(&path, StorageErrorKind::Foreign);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE people; PRAGMA application_id = 1234;")
+        .unwrap();
+    drop(conn);
+    refused(&path, StorageErrorKind::Foreign);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    omg_db(&path);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    refused(&path, StorageErrorKind::NewerSchema);
+}
+
+#[test]
+fn a_truncated_file_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    omg_db(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    refused(&path, StorageErrorKind::Corrupt);
+}
+
+#[test]
+fn a_scribbled_over_file_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    omg_db(&path);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    for b in &mut bytes[page..page * 2] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    refused(&path, StorageErrorKind::Corrupt);
+}
+
+#[test]
+fn a_read_only_file_is_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    omg_db(&path);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    if std::fs::OpenOptions::new().write(true).open(&path).is_ok() {
+        eprintln!("skipped: running with privileges that ignore file modes");
+        return;
+    }
+    refused(&path, StorageErrorKind::ReadOnly);
+}
+
+#[test]
+fn a_read_only_directory_is_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
+    let path = dir.path().join("omg.db");
+    if std::fs::write(&path, b"").is_ok() {
+        eprintln!("skipped: running with privileges that ignore file modes");
+        return;
+    }
+    assert_eq!(
+        kind_of(SqliteStorage::open(&path)),
+        StorageErrorKind::ReadOnly
+    );
+    assert!(!path.exists());
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
+fn a_full_database_fails_publishes_with_full_and_keeps_what_was_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    let options = SqliteOptions::new().max_page_count(Some(64));
+    let agency = Agency::builder()
+        .storage(Arc::new(SqliteStorage::open_with(&path, options).unwrap()))
+        .build();
+    let topic = agency
+        .topic::<Vec<u8>>("blobs", Delivery::ExactlyOnce)
+        .unwrap();
+    let publisher = topic.publisher();
+    let mut committed = 0u64;
+    let error = loop {
+        match publisher.publish(vec![7u8; 4000]) {
+            Ok(offset) => {
+                assert_eq!(offset, committed);
+                committed += 1;
+            }
+            Err(e) => break e,
+        }
+        assert!(committed < 1000, "64 pages never filled");
+    };
+    match error {
+        Error::Storage(e) => assert_eq!(e.kind(), StorageErrorKind::Full, "{e}"),
+        other => panic!("{other}"),
+    }
+    assert_eq!(topic.bounds().unwrap(), (0, committed));
+    let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
+    for offset in 0..committed {
+        assert_eq!(cursor.recv().unwrap().offset, offset);
+    }
+    agency.shutdown();
+}
+
+#[test]
+fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    omg_db(&path);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE messages SET payload = ?1 WHERE offset = 1",
+        [vec![0xFFu8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]],
+    )
+    .unwrap();
+    drop(conn);
+    let agency = Agency::builder()
+        .storage(Arc::new(SqliteStorage::open(&path).unwrap()))
+        .build();
+    let topic = agency
+        .topic::<u32>("numbers", Delivery::ExactlyOnce)
+        .unwrap();
+    let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
+    assert_eq!(cursor.recv().unwrap().value, 0);
+    match cursor.recv() {
+        Err(RecvError::Failed(Error::Decode {
+            topic,
+            offset,
+            type_name,
+            ..
+        })) => {
+            assert_eq!(topic.as_str(), "numbers");
+            assert_eq!(offset, 1);
+            assert_eq!(type_name, "u32");
+        }
+        other => panic!("{other:?}"),
+    }
+    agency.shutdown();
+}
