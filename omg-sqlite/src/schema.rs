@@ -87,12 +87,17 @@ pub(crate) fn decode_delivery(class: i64, secs: i64, nanos: i64) -> Delivery {
 /// that fails the checks.
 pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection> {
     if !path.exists() {
-        OpenOptions::new()
+        match OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| io(&format!("creating {}", path.display()), e))?;
+        {
+            // Another process may have created it since.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(&format!("creating {}", path.display()), e)),
+        }
     }
     let conn = connect(path, options)?;
     if conn

@@ -1,0 +1,26 @@
+//! Helpers shared by the scenario tests and their child processes.
+
+use std::sync::Arc;
+
+use omg::{Agency, Result};
+use omg_sqlite::SqliteStorage;
+
+/// An agency on the SQLite file at `path`.
+///
+/// # Errors
+/// When the file cannot be opened.
+pub fn sqlite_agency(path: &str) -> Result<Agency> {
+    Ok(Agency::builder()
+        .storage(Arc::new(SqliteStorage::open(path)?))
+        .build())
+}
+
+/// The `index`-th command-line argument.
+///
+/// # Panics
+/// When it is missing: the child was started wrongly.
+pub fn arg(index: usize) -> String {
+    std::env::args()
+        .nth(index)
+        .unwrap_or_else(|| panic!("missing argument {index}"))
+}
