@@ -28,8 +28,18 @@ use omg_std::{Handler, HandlerHandle, Host};
 const MESSAGES: u64 = 2_000_000;
 const DURABLE_MESSAGES: u64 = 300_000;
 const RUNS: usize = 5;
-const RING: usize = 4096;
-const WINDOW: u64 = 2048;
+fn ring() -> usize {
+    std::env::var("RING")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096)
+}
+fn window() -> u64 {
+    std::env::var("WINDOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2048)
+}
 
 fn transform(x: u64) -> u64 {
     x.wrapping_mul(3).wrapping_add(1)
@@ -100,10 +110,11 @@ fn omg_run(n: u64, delivery: Delivery, paced: bool) -> Duration {
         )
         .expect("spawn sink");
     let publisher = a.publisher();
+    let window = window();
     let started = Instant::now();
     for i in 0..n {
         if paced && i % 256 == 0 {
-            while i - sunk.load(Ordering::Acquire) >= WINDOW {
+            while i - sunk.load(Ordering::Acquire) >= window {
                 thread::yield_now();
             }
         }
@@ -135,13 +146,13 @@ fn rate(n: u64, d: Duration) -> f64 {
 fn main() {
     // Warm up both.
     crossbeam_run(MESSAGES / 10);
-    omg_run(MESSAGES / 10, Delivery::at_most_once_keep(RING), true);
+    omg_run(MESSAGES / 10, Delivery::at_most_once_keep(ring()), true);
 
     let mut crossbeam = Vec::new();
     let mut omg = Vec::new();
     for _ in 0..RUNS {
         crossbeam.push(crossbeam_run(MESSAGES));
-        omg.push(omg_run(MESSAGES, Delivery::at_most_once_keep(RING), true));
+        omg.push(omg_run(MESSAGES, Delivery::at_most_once_keep(ring()), true));
     }
     let durable = median(
         (0..3)
@@ -155,7 +166,9 @@ fn main() {
         crossbeam / 1e6
     );
     println!(
-        "pipeline3 omg-std at-most-once (keep {RING}, paced {WINDOW}), {MESSAGES} u64, median of {RUNS}: {:.2} M msg/s",
+        "pipeline3 omg-std at-most-once (keep {}, paced {}), {MESSAGES} u64, median of {RUNS}: {:.2} M msg/s",
+        ring(),
+        window(),
         omg / 1e6
     );
     println!(

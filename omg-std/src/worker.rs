@@ -5,7 +5,8 @@
 //!    busy topic cannot starve the others.
 //! 2. A subscription with nothing to read registers the waker (inside
 //!    `Cursor::poll_recv`) and commits what was handled, without waiting.
-//! 3. When a pass handled nothing, the thread parks until a waker fires, the
+//! 3. When a few passes in a row (each after a `yield_now`) handled nothing,
+//!    the thread parks until a waker fires, the
 //!    next tick is due, or a shutdown unparks it. A wake-up that comes
 //!    between the poll and the park leaves the park token set, so it is
 //!    never lost; the thread never spins.
@@ -36,6 +37,9 @@ use crate::{
 
 /// Messages taken from one subscription before looking at the others.
 const BUDGET: usize = 64;
+/// Passes that found nothing, each followed by a `yield_now`, before the
+/// thread parks. Bounded, so an idle handler parks after a few microseconds.
+const YIELD_PASSES: u32 = 8;
 /// Handled messages after which a busy subscription commits anyway.
 const COMMIT_EVERY: u64 = 1024;
 
@@ -93,6 +97,7 @@ impl<S: 'static> Worker<S> {
             None => return self.finish(HandlerStatus::Failed, errors),
         };
         self.counters.set_status(HandlerStatus::Running);
+        let mut idle_passes = 0;
         let status = loop {
             if self.stopping() {
                 break HandlerStatus::Stopped;
@@ -123,9 +128,17 @@ impl<S: 'static> Worker<S> {
                 continue;
             }
             match pass {
-                Pass::Progress | Pass::Failed => {}
+                Pass::Progress | Pass::Failed => idle_passes = 0,
                 Pass::Ended if next_tick.is_none() => break HandlerStatus::Stopped,
+                Pass::Idle(_) if idle_passes < YIELD_PASSES => {
+                    // A producer usually has the next message ready within
+                    // a time slice: look again before paying for a park
+                    // and an unpark per message.
+                    idle_passes += 1;
+                    thread::yield_now();
+                }
                 Pass::Ended | Pass::Idle(_) => {
+                    idle_passes = 0;
                     let until = match pass {
                         Pass::Idle(until) => until,
                         _ => None,
