@@ -386,9 +386,7 @@ enum Failure {
     NoReply { offset: u64 },
 }
 
-/// The forwarding task's state. The actor ref is kept apart (a parameter of
-/// the methods) so that a send in progress can borrow it while replies are
-/// settled.
+/// The forwarding task's state (the actor ref is passed to its methods).
 struct Forwarder<A, T>
 where
     A: Actor + Message<TopicMessage<T>>,
