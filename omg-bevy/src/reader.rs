@@ -51,8 +51,9 @@ impl<T: omg::Message> std::ops::Deref for Received<T> {
 
 /// The reader of `T` fell behind: `missed` messages are gone (an
 /// at-most-once ring overwrote them, or at-least-once retention trimmed
-/// them) and were not delivered. Written in place, between the messages
-/// before and after the gap. Also counted in [`OmgReader::missed`].
+/// them) and were not delivered. Written in the frame the gap is found: the
+/// [`Received`] messages of that frame with offsets past the gap come after
+/// it. Also counted in [`OmgReader::missed`].
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lagged<T: omg::Message> {
     /// How many messages were skipped.
