@@ -1,0 +1,266 @@
+//! omg-sqlite against raw rusqlite on the same disk, same `synchronous`.
+//!
+//! Prints `ratio <scenario> omg/<peer> <number>` lines, plus the peak RSS
+//! of a reader lagging far behind. Sizes: `OMG_BENCH_N` messages (default
+//! 1 000 000), `OMG_BENCH_SECS` per timed run (default 2), `OMG_BENCH_LAG`
+//! lagging messages (default 5 000 000).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark that fails should stop loudly"
+)]
+
+use std::{
+    collections::VecDeque,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use omg::{Agency, Delivery, Receipt, StartAt};
+use omg_sqlite::SqliteStorage;
+use rusqlite::{Connection, params};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn agency(path: &Path) -> Agency {
+    Agency::builder()
+        .storage(Arc::new(SqliteStorage::open(path).unwrap()))
+        .build()
+}
+
+fn raw(path: &Path) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, payload BLOB NOT NULL)",
+    )
+    .unwrap();
+    conn
+}
+
+/// Publishes `n` 100-byte messages with `try_publish`, keeping a window of
+/// receipts and waiting the oldest when the queue is full; waits for all.
+fn pipelined(agency: &Agency, topic: &str, n: u64) -> Duration {
+    let publisher = agency
+        .topic::<Vec<u8>>(topic, Delivery::ExactlyOnce)
+        .unwrap()
+        .publisher();
+    let start = Instant::now();
+    let mut window: VecDeque<Receipt> = VecDeque::new();
+    for _ in 0..n {
+        let mut message = vec![42u8; 100];
+        loop {
+            match publisher.try_publish(message) {
+                Ok(receipt) => {
+                    window.push_back(receipt);
+                    break;
+                }
+                Err(e) if e.is_full() => {
+                    message = e.into_inner();
+                    if let Some(oldest) = window.pop_front() {
+                        oldest.wait().unwrap();
+                    }
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        if window.len() > 200_000
+            && let Some(oldest) = window.pop_front()
+        {
+            oldest.wait().unwrap();
+        }
+    }
+    for receipt in window {
+        receipt.wait().unwrap();
+    }
+    start.elapsed()
+}
+
+fn raw_batched(conn: &mut Connection, n: u64) -> Duration {
+    let payload = postcard::to_allocvec(&vec![42u8; 100]).unwrap();
+    let start = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO log (ts, payload) VALUES (?1, ?2)")
+                .unwrap();
+            for _ in 0..1000.min(n - i) {
+                insert.execute(params![i as i64, payload]).unwrap();
+                i += 1;
+            }
+        }
+        tx.commit().unwrap();
+    }
+    start.elapsed()
+}
+
+fn replay_omg(agency: &Agency, topic: &str, n: u64) -> Duration {
+    let topic = agency
+        .topic::<Vec<u8>>(topic, Delivery::ExactlyOnce)
+        .unwrap();
+    let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    for _ in 0..n {
+        bytes += cursor.recv().unwrap().value.len();
+    }
+    assert_eq!(bytes as u64, n * 100);
+    start.elapsed()
+}
+
+fn replay_raw(conn: &Connection, n: u64) -> Duration {
+    let start = Instant::now();
+    let mut statement = conn
+        .prepare("SELECT id, ts, payload FROM log WHERE id >= ?1 ORDER BY id")
+        .unwrap();
+    let mut rows = statement.query([1]).unwrap();
+    let mut bytes = 0usize;
+    let mut count = 0u64;
+    while let Some(row) = rows.next().unwrap() {
+        let payload = row.get_ref(2).unwrap().as_blob().unwrap();
+        let value: Vec<u8> = postcard::from_bytes(payload).unwrap();
+        bytes += value.len();
+        count += 1;
+    }
+    assert_eq!((count, bytes as u64), (n, n * 100));
+    start.elapsed()
+}
+
+fn concurrent_omg(agency: &Agency, threads: usize, run: Duration) -> f64 {
+    let publisher = agency
+        .topic::<Vec<u8>>("concurrent", Delivery::ExactlyOnce)
+        .unwrap()
+        .publisher();
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (publisher, stop, count) = (publisher.clone(), stop.clone(), count.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    publisher.publish(vec![42u8; 100]).unwrap();
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(run);
+    stop.store(true, Ordering::Relaxed);
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn concurrent_raw(conn: &mut Connection, run: Duration) -> f64 {
+    let payload = postcard::to_allocvec(&vec![42u8; 100]).unwrap();
+    let start = Instant::now();
+    let mut count = 0u64;
+    while start.elapsed() < run {
+        let tx = conn.transaction().unwrap();
+        tx.prepare_cached("INSERT INTO log (ts, payload) VALUES (?1, ?2)")
+            .unwrap()
+            .execute(params![count as i64, payload])
+            .unwrap();
+        tx.commit().unwrap();
+        count += 1;
+    }
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `VmHWM` and `VmRSS` of this process, in KiB.
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let n = env("OMG_BENCH_N", 1_000_000);
+    let secs = env("OMG_BENCH_SECS", 2);
+    let lag = env("OMG_BENCH_LAG", 5_000_000);
+    let dir = tempfile::Builder::new()
+        .prefix("omg-sqlite-bench")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    eprintln!(
+        "files in {}; n={n} secs={secs} lag={lag}",
+        dir.path().display()
+    );
+
+    let (_, baseline) = memory();
+
+    // Lagging reader first, while the process's high-water mark is low.
+    {
+        let agency = agency(&dir.path().join("lag.db"));
+        let topic = agency
+            .topic::<Vec<u8>>("lag", Delivery::ExactlyOnce)
+            .unwrap();
+        let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
+        pipelined(&agency, "lag", lag);
+        assert_eq!(cursor.recv().unwrap().offset, 0);
+        assert_eq!(cursor.lag().unwrap(), lag - 1);
+        let (peak, now) = memory();
+        println!(
+            "memory lagging_reader_{lag} peak_rss_above_baseline_kib {} rss_now_kib {now} baseline_kib {baseline}",
+            peak.saturating_sub(baseline)
+        );
+        agency.shutdown();
+    }
+
+    let omg_path = dir.path().join("omg.db");
+    let raw_path = dir.path().join("raw.db");
+    let agency = agency(&omg_path);
+    let mut conn = raw(&raw_path);
+
+    let omg_time = pipelined(&agency, "pipelined", n);
+    let raw_time = raw_batched(&mut conn, n);
+    eprintln!("pipelined_append_full: omg {omg_time:?}, raw {raw_time:?} for {n}");
+    println!(
+        "ratio pipelined_append_full omg/rusqlite {:.2}",
+        raw_time.as_secs_f64() / omg_time.as_secs_f64()
+    );
+
+    let omg_time = replay_omg(&agency, "pipelined", n);
+    let raw_time = replay_raw(&conn, n);
+    eprintln!("replay: omg {omg_time:?}, raw {raw_time:?} for {n}");
+    println!(
+        "ratio replay omg/rusqlite {:.2}",
+        raw_time.as_secs_f64() / omg_time.as_secs_f64()
+    );
+
+    let run = Duration::from_secs(secs);
+    let omg_rate = concurrent_omg(&agency, 32, run);
+    let raw_rate = concurrent_raw(&mut conn, run);
+    eprintln!("concurrent_blocking_32: omg {omg_rate:.0}/s, raw {raw_rate:.0}/s");
+    println!(
+        "ratio concurrent_blocking_32 omg/rusqlite {:.2}",
+        omg_rate / raw_rate
+    );
+    agency.shutdown();
+}
