@@ -134,6 +134,51 @@ fn omg_run(n: u64, delivery: Delivery, paced: bool) -> Duration {
     elapsed
 }
 
+/// The same omg pipeline on plain threads with `Cursor::recv`, no host: what
+/// the host adds on top of the core.
+fn omg_threads_run(n: u64) -> Duration {
+    let agency = Agency::in_memory();
+    let delivery = Delivery::at_most_once_keep(ring());
+    let a = agency.topic::<u64>("a", delivery).expect("topic a");
+    let b = agency.topic::<u64>("b", delivery).expect("topic b");
+    let mut from_a = a.cursor(StartAt::Earliest).expect("cursor a");
+    let mut from_b = b.cursor(StartAt::Earliest).expect("cursor b");
+    let sunk = Arc::new(AtomicU64::new(0));
+    let out = b.publisher();
+    let mid = thread::spawn(move || {
+        for _ in 0..n {
+            let x = from_a.recv().expect("no gap").into_value();
+            out.publish(transform(x)).expect("publish b");
+        }
+    });
+    let count = sunk.clone();
+    let sink = thread::spawn(move || {
+        let mut acc = 0_u64;
+        for i in 0..n {
+            acc = acc.wrapping_add(from_b.recv().expect("no gap").into_value());
+            count.store(i + 1, Ordering::Release);
+        }
+        acc
+    });
+    let publisher = a.publisher();
+    let window = window();
+    let started = Instant::now();
+    for i in 0..n {
+        if i % 256 == 0 {
+            while i - sunk.load(Ordering::Acquire) >= window {
+                thread::yield_now();
+            }
+        }
+        publisher.publish(i).expect("publish a");
+    }
+    mid.join().expect("transform thread");
+    let sum = sink.join().expect("sink thread");
+    let elapsed = started.elapsed();
+    assert_eq!(sum, expected_sum(n), "omg threads checksum");
+    agency.shutdown();
+    elapsed
+}
+
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();
     runs[runs.len() / 2]
@@ -150,8 +195,10 @@ fn main() {
 
     let mut crossbeam = Vec::new();
     let mut omg = Vec::new();
+    let mut threads = Vec::new();
     for _ in 0..RUNS {
         crossbeam.push(crossbeam_run(MESSAGES));
+        threads.push(omg_threads_run(MESSAGES));
         omg.push(omg_run(MESSAGES, Delivery::at_most_once_keep(ring()), true));
     }
     let durable = median(
@@ -161,6 +208,7 @@ fn main() {
     );
     let crossbeam = rate(MESSAGES, median(crossbeam));
     let omg = rate(MESSAGES, median(omg));
+    let threads = rate(MESSAGES, median(threads));
     println!(
         "pipeline3 crossbeam bounded(1024), {MESSAGES} u64, median of {RUNS}: {:.2} M msg/s",
         crossbeam / 1e6
@@ -170,6 +218,10 @@ fn main() {
         ring(),
         window(),
         omg / 1e6
+    );
+    println!(
+        "pipeline3 omg core on plain threads (Cursor::recv, no host, same topics and pacing): {:.2} M msg/s",
+        threads / 1e6
     );
     println!(
         "pipeline3 omg-std exactly-once (memory storage), {DURABLE_MESSAGES} u64, median of 3: {:.2} M msg/s",

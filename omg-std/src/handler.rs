@@ -253,7 +253,7 @@ impl<S, T: Message> Source<S> for Subscription<S, T> {
                 self.resting = Some(Instant::now() + READ_RETRY);
                 return Step::ReadError(Error::Unsupported {
                     what: "an unknown kind of read error",
-                    why: leak_free_reason(&e),
+                    why: unknown_read_error(&e),
                 });
             }
         };
@@ -330,7 +330,7 @@ impl<S, T: Message> Source<S> for Subscription<S, T> {
 
 /// `RecvError` is non-exhaustive; a variant added later is reported with a
 /// fixed explanation.
-fn leak_free_reason(_: &RecvError) -> &'static str {
+fn unknown_read_error(_: &RecvError) -> &'static str {
     "the cursor reported an error this version of omg-std does not know"
 }
 

@@ -92,6 +92,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod agent;
 mod envelope;
 mod handler;
 mod host;

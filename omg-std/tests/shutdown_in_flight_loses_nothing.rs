@@ -3,7 +3,10 @@
 //! a restarted process (the same storage, reopened) handles exactly the
 //! rest, once.
 
-#![expect(clippy::unwrap_used, reason = "helpers of a test fail loudly on a poisoned lock")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers of a test fail loudly on a poisoned lock"
+)]
 
 use std::{
     sync::{Arc, Mutex, mpsc},
