@@ -145,18 +145,29 @@ impl Writer {
                     Reply::Batch(completer, outcome)
                 }
                 Command::Declare(spec, watcher, tx) => {
-                    let outcome = self.savepoint(|w| w.declare(&spec));
-                    heads.remove(&spec.name);
+                    let outcome = self
+                        .write_heads(&heads, &touched)
+                        .and_then(|()| self.savepoint(|w| w.declare(&spec)));
+                    if matches!(heads.get(&spec.name), Some(None)) {
+                        heads.remove(&spec.name);
+                    }
                     Reply::Declare(tx, outcome, spec.name, watcher)
                 }
                 Command::Delete(name, tx) => {
-                    let outcome = self.savepoint(|w| w.delete(&name));
-                    heads.remove(&name);
+                    let outcome = self
+                        .write_heads(&heads, &touched)
+                        .and_then(|()| self.savepoint(|w| w.delete(&name)));
+                    if matches!(outcome, Ok(true)) {
+                        heads.insert(name.clone(), None);
+                        touched.retain(|t| *t != name);
+                    }
                     Reply::Delete(tx, outcome, name)
                 }
                 Command::Trim(now, chunk, tx) => {
                     let full = chunk == u64::MAX;
-                    let outcome = self.savepoint(|w| w.trim(now, chunk, full));
+                    let outcome = self
+                        .write_heads(&heads, &touched)
+                        .and_then(|()| self.savepoint(|w| w.trim(now, chunk, full)));
                     Reply::Trim(tx, outcome)
                 }
             };
@@ -184,6 +195,11 @@ impl Writer {
             }
         }
         drop(pending);
+        if let Err(error) = self.write_heads(&heads, &touched) {
+            let _already_failed = self.conn.execute_batch("ROLLBACK");
+            fail_replies(replies, &error);
+            return;
+        }
         let committed = self
             .conn
             .execute_batch("COMMIT")
@@ -220,15 +236,32 @@ impl Writer {
         }
     }
 
+    /// Writes the moved heads of `touched` topics.
+    fn write_heads(&self, heads: &HashMap<Name, Option<Head>>, touched: &[Name]) -> Result<()> {
+        for name in touched {
+            if let Some(Some(head)) = heads.get(name) {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE topics SET next_offset = ?2, last_ts = ?3 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![head.id, head.next as i64, head.last_ts]))
+                    .map_err(|e| sql("moving a topic's head", e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `f` inside a savepoint, rolled back if it fails.
     fn savepoint<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         self.conn
-            .execute_batch("SAVEPOINT batch")
+            .prepare_cached("SAVEPOINT batch")
+            .and_then(|mut s| s.execute([]))
             .map_err(|e| sql("starting a savepoint", e))?;
         match f(self) {
             Ok(value) => {
                 self.conn
-                    .execute_batch("RELEASE batch")
+                    .prepare_cached("RELEASE batch")
+                    .and_then(|mut s| s.execute([]))
                     .map_err(|e| sql("releasing a savepoint", e))?;
                 Ok(value)
             }
@@ -354,15 +387,9 @@ impl Writer {
                 })
                 .map_err(|e| sql("committing a cursor", e))?;
         }
+        // Heads are written to `topics` once per drain (and before any
+        // declare, delete or trim), not per batch.
         for name in changed {
-            if let Some(Some(head)) = local.get(&name) {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE topics SET next_offset = ?2, last_ts = ?3 WHERE id = ?1",
-                    )
-                    .and_then(|mut s| s.execute(params![head.id, head.next as i64, head.last_ts]))
-                    .map_err(|e| sql("moving a topic's head", e))?;
-            }
             if !touched.contains(&name) {
                 touched.push(name);
             }
