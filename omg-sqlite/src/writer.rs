@@ -137,8 +137,16 @@ impl Writer {
                 Command::Close => continue,
                 Command::Batch(batch, completer) => {
                     let mut local = HashMap::new();
-                    let outcome =
-                        self.savepoint(|w| w.apply(batch, &heads, &mut local, &mut touched));
+                    // One unkeyed append is one INSERT, atomic by itself:
+                    // it needs no savepoint.
+                    let single = batch.commits.is_empty()
+                        && batch.appends.len() == 1
+                        && batch.appends.iter().all(|a| a.key.is_none());
+                    let outcome = if single {
+                        self.apply(batch, &heads, &mut local, &mut touched)
+                    } else {
+                        self.savepoint(|w| w.apply(batch, &heads, &mut local, &mut touched))
+                    };
                     if outcome.is_ok() {
                         heads.extend(local);
                     }
