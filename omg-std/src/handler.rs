@@ -167,8 +167,9 @@ pub(crate) trait Source<S>: Send {
     /// waiting; earlier commits are checked and their failures returned.
     fn commit_in_background(&mut self) -> Vec<Error>;
 
-    /// Commits everything handled so far and waits until it is durable.
-    fn commit_and_wait(&mut self) -> Vec<Error>;
+    /// Commits everything handled so far and waits until it is durable;
+    /// the error if that position could not be committed.
+    fn commit_and_wait(&mut self) -> Option<Error>;
 
     /// How many messages were handled since the last commit.
     fn uncommitted(&self) -> u64;
@@ -203,19 +204,29 @@ impl<S, T: Message> Subscription<S, T> {
         }
     }
 
-    /// Checks the commits in flight, keeping those not yet done.
+    /// Checks the commits in flight, keeping those not yet done. After a
+    /// failed one, the next commit is forced even if the position did not
+    /// move (the cursor counts a submitted commit as done).
     fn settle_commits(&mut self) -> Vec<Error> {
         let mut errors = Vec::new();
-        self.commits
-            .retain_mut(|receipt| match receipt.try_result() {
-                None => true,
-                Some(Ok(_)) => false,
-                Some(Err(e)) => {
-                    errors.push(e);
-                    false
-                }
-            });
+        self.commits.retain_mut(|receipt| match receipt.try_result() {
+            None => true,
+            Some(Ok(_)) => false,
+            Some(Err(e)) => {
+                errors.push(e);
+                false
+            }
+        });
+        if !errors.is_empty() {
+            self.force_next_commit();
+        }
         errors
+    }
+
+    fn force_next_commit(&mut self) {
+        // Seeking to the current position keeps it and marks it uncommitted.
+        let position = self.cursor.position();
+        let _ = self.cursor.seek(StartAt::Offset(position));
     }
 }
 
@@ -307,20 +318,26 @@ impl<S, T: Message> Source<S> for Subscription<S, T> {
         errors
     }
 
-    fn commit_and_wait(&mut self) -> Vec<Error> {
-        let mut errors = Vec::new();
-        if !self.ended {
-            match self.cursor.commit() {
-                Ok(()) => self.uncommitted = 0,
-                Err(e) => errors.push(e),
-            }
-        }
+    fn commit_and_wait(&mut self) -> Option<Error> {
+        let mut failed = None;
         for receipt in self.commits.drain(..) {
             if let Err(e) = receipt.wait() {
-                errors.push(e);
+                failed = Some(e);
             }
         }
-        errors
+        if self.ended {
+            return failed;
+        }
+        if failed.is_some() {
+            self.force_next_commit();
+        }
+        match self.cursor.commit() {
+            Ok(()) => {
+                self.uncommitted = 0;
+                None
+            }
+            Err(e) => Some(e),
+        }
     }
 
     fn uncommitted(&self) -> u64 {

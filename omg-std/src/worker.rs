@@ -27,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use omg::Error;
+use omg::{Error, StorageErrorKind};
 
 use crate::{
     Handler, HandlerStatus, RestartPolicy,
@@ -79,13 +79,14 @@ pub(crate) struct Worker<S> {
 
 impl<S: 'static> Worker<S> {
     /// Runs the handler until shutdown, the end of every topic, or a failure
-    /// the policy does not restart. Returns the errors found while committing.
+    /// the policy does not restart. Returns the errors of the final commits
+    /// (failed background commits are logged and counted, and superseded by
+    /// the final commit).
     pub(crate) fn run(mut self) -> Vec<Error> {
         let waker = Waker::from(Arc::new(Unparker {
             thread: thread::current(),
         }));
         let mut cx = Context::from_waker(&waker);
-        let mut errors = Vec::new();
         let mut consecutive = 0_u32;
         let mut next_tick = self
             .handler
@@ -94,7 +95,7 @@ impl<S: 'static> Worker<S> {
             .map(|(interval, _)| Instant::now() + *interval);
         let mut state = match self.build_state(&mut consecutive) {
             Some(state) => state,
-            None => return self.finish(HandlerStatus::Failed, errors),
+            None => return self.finish(HandlerStatus::Failed),
         };
         self.counters.set_status(HandlerStatus::Running);
         let mut idle_passes = 0;
@@ -102,7 +103,7 @@ impl<S: 'static> Worker<S> {
             if self.stopping() {
                 break HandlerStatus::Stopped;
             }
-            let pass = self.pass(&mut state, &mut cx, &mut consecutive, &mut errors);
+            let pass = self.pass(&mut state, &mut cx, &mut consecutive);
             let pass = match pass {
                 Pass::Failed => match self.restart(&mut consecutive) {
                     Some(new) => {
@@ -148,7 +149,7 @@ impl<S: 'static> Worker<S> {
             }
         };
         drop_contained(state);
-        self.finish(status, errors)
+        self.finish(status)
     }
 
     fn stopping(&self) -> bool {
@@ -161,7 +162,6 @@ impl<S: 'static> Worker<S> {
         state: &mut S,
         cx: &mut Context<'_>,
         consecutive: &mut u32,
-        errors: &mut Vec<Error>,
     ) -> Pass {
         let mut progress = false;
         let mut ended = 0;
@@ -182,7 +182,7 @@ impl<S: 'static> Worker<S> {
                             Counters::add(&self.counters.redeliveries, 1);
                         }
                         if source.uncommitted() >= COMMIT_EVERY {
-                            self.commit_background(index, errors);
+                            self.commit_background(index);
                         }
                     }
                     Step::Failed {
@@ -205,7 +205,7 @@ impl<S: 'static> Worker<S> {
                         );
                         self.counters.record_failure(reason);
                         // Commit what was handled before the failure.
-                        self.commit_background(index, errors);
+                        self.commit_background(index);
                         return Pass::Failed;
                     }
                     Step::Missed(n) => {
@@ -220,7 +220,7 @@ impl<S: 'static> Worker<S> {
                     }
                     Step::Idle => {
                         if source.uncommitted() > 0 {
-                            self.commit_background(index, errors);
+                            self.commit_background(index);
                         }
                         break;
                     }
@@ -244,16 +244,19 @@ impl<S: 'static> Worker<S> {
         }
     }
 
-    fn commit_background(&mut self, index: usize, errors: &mut Vec<Error>) {
+    /// Commits without waiting. A full write queue is not an error: the
+    /// next commit takes the position along.
+    fn commit_background(&mut self, index: usize) {
         for e in self.handler.sources[index].commit_in_background() {
-            self.commit_failed(e, errors);
+            if !matches!(&e, Error::Storage(s) if s.kind() == StorageErrorKind::Full) {
+                self.commit_failed(&e);
+            }
         }
     }
 
-    fn commit_failed(&self, e: Error, errors: &mut Vec<Error>) {
+    fn commit_failed(&self, e: &Error) {
         Counters::add(&self.counters.errors, 1);
         tracing::warn!(handler = %self.handler.name, error = %e, "commit failed");
-        errors.push(e);
     }
 
     /// Runs the tick; `false` if it failed.
@@ -339,10 +342,12 @@ impl<S: 'static> Worker<S> {
     }
 
     /// Commits every cursor, waits for the commits, and records the status.
-    fn finish(mut self, status: HandlerStatus, mut errors: Vec<Error>) -> Vec<Error> {
+    fn finish(mut self, status: HandlerStatus) -> Vec<Error> {
+        let mut errors = Vec::new();
         for index in 0..self.handler.sources.len() {
-            for e in self.handler.sources[index].commit_and_wait() {
-                self.commit_failed(e, &mut errors);
+            if let Some(e) = self.handler.sources[index].commit_and_wait() {
+                self.commit_failed(&e);
+                errors.push(e);
             }
         }
         self.counters.set_status(status);
