@@ -51,8 +51,9 @@ fn raw(path: &Path) -> Connection {
 }
 
 /// Publishes `n` 100-byte messages with `try_publish`, keeping a window of
-/// receipts and waiting the oldest when the queue is full; waits for all.
-fn pipelined(agency: &Agency, topic: &str, n: u64) -> Duration {
+/// at most `window_max` receipts and waiting the oldest when the queue is
+/// full; waits for all.
+fn pipelined(agency: &Agency, topic: &str, n: u64, window_max: usize) -> Duration {
     let publisher = agency
         .topic::<Vec<u8>>(topic, Delivery::ExactlyOnce)
         .unwrap()
@@ -76,7 +77,7 @@ fn pipelined(agency: &Agency, topic: &str, n: u64) -> Duration {
                 Err(e) => panic!("{e:?}"),
             }
         }
-        if window.len() > 200_000
+        if window.len() > window_max
             && let Some(oldest) = window.pop_front()
         {
             oldest.wait().unwrap();
@@ -222,7 +223,7 @@ fn main() {
             .topic::<Vec<u8>>("lag", Delivery::ExactlyOnce)
             .unwrap();
         let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
-        pipelined(&agency, "lag", lag);
+        pipelined(&agency, "lag", lag, 10_000);
         assert_eq!(cursor.recv().unwrap().offset, 0);
         assert_eq!(cursor.lag().unwrap(), lag - 1);
         let (peak, now) = memory();
@@ -238,7 +239,7 @@ fn main() {
     let agency = agency(&omg_path);
     let mut conn = raw(&raw_path);
 
-    let omg_time = pipelined(&agency, "pipelined", n);
+    let omg_time = pipelined(&agency, "pipelined", n, 200_000);
     let raw_time = raw_batched(&mut conn, n);
     eprintln!("pipelined_append_full: omg {omg_time:?}, raw {raw_time:?} for {n}");
     println!(

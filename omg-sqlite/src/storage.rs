@@ -187,7 +187,11 @@ impl Storage for SqliteStorage {
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         for thread in threads {
-            let _panicked_thread_already_reported = thread.join();
+            // The last reference may be dropped on one of our own threads
+            // (from a watcher callback): it cannot join itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _panicked_thread_already_reported = thread.join();
+            }
         }
     }
 }

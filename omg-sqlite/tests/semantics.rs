@@ -416,3 +416,35 @@ fn an_agency_publishes_and_reads_back_through_named_cursors() {
     assert_eq!(topic.bounds().unwrap(), (0, 5));
     agency.shutdown();
 }
+
+#[test]
+fn a_declare_queued_behind_appends_sees_them_and_heads_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    let s = SqliteStorage::open(&path).unwrap();
+    let t = spec("t", Delivery::ExactlyOnce);
+    declare(&s, &t);
+    let pending: Vec<_> = (0..100u8)
+        .map(|i| {
+            s.submit(WriteBatch::append(append("t", i)), Admission::Queue)
+                .unwrap()
+        })
+        .collect();
+    let info = s.declare(&t, Weak::<Heads>::new()).unwrap();
+    assert_eq!(info.next_offset, 100);
+    let more = submit(&s, WriteBatch::append(append("t", 100))).unwrap();
+    assert_eq!(more[0].offset, 100);
+    for (i, c) in pending.into_iter().enumerate() {
+        assert_eq!(c.wait().unwrap()[0].offset, i as u64);
+    }
+    assert!(s.delete_topic(&name("t")).unwrap());
+    declare(&s, &t);
+    assert_eq!(
+        submit(&s, WriteBatch::append(append("t", 0))).unwrap()[0].offset,
+        0
+    );
+    s.close();
+    let s = SqliteStorage::open(&path).unwrap();
+    let info = s.declare(&t, Weak::<Heads>::new()).unwrap();
+    assert_eq!((info.first_offset, info.next_offset), (0, 1));
+}
