@@ -123,6 +123,8 @@ impl Writer {
         let mut replies = Vec::with_capacity(commands.len());
         let mut heads: HashMap<Name, Option<Head>> = HashMap::new();
         let mut touched: Vec<Name> = Vec::new();
+        // Reused per batch: its capacity outlives the batches.
+        let mut local: HashMap<Name, Option<Head>> = HashMap::new();
         let began = self.conn.execute_batch("BEGIN IMMEDIATE");
         if let Err(e) = began {
             let error = sql("starting a write transaction", e);
@@ -136,7 +138,7 @@ impl Writer {
             let reply = match command {
                 Command::Close => continue,
                 Command::Batch(batch, completer) => {
-                    let mut local = HashMap::new();
+                    local.clear();
                     // One unkeyed append is one INSERT, atomic by itself:
                     // it needs no savepoint.
                     let single = batch.commits.is_empty()
@@ -148,7 +150,7 @@ impl Writer {
                         self.savepoint(|w| w.apply(batch, &heads, &mut local, &mut touched))
                     };
                     if outcome.is_ok() {
-                        heads.extend(local);
+                        heads.extend(local.drain());
                     }
                     Reply::Batch(completer, outcome)
                 }
