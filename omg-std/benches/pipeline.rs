@@ -27,7 +27,7 @@ use omg_std::{Handler, HandlerHandle, Host};
 
 const MESSAGES: u64 = 2_000_000;
 const DURABLE_MESSAGES: u64 = 300_000;
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 fn ring() -> usize {
     std::env::var("RING")
         .ok()
@@ -95,12 +95,13 @@ fn omg_run(n: u64, delivery: Delivery, paced: bool) -> Duration {
     let (count, total) = (sunk.clone(), sum.clone());
     let sink = host
         .spawn_handler(
-            Handler::new("sink", move || (count.clone(), total.clone(), 0_u64)).subscribe(
+            Handler::new("sink", move || (count.clone(), total.clone(), 0_u64, 0_u64)).subscribe(
                 b.cursor(StartAt::Earliest).expect("cursor b"),
-                move |(count, total, acc), e| {
+                move |(count, total, acc, done), e| {
                     *acc = acc.wrapping_add(e.into_value());
-                    let done = count.fetch_add(1, Ordering::Release) + 1;
-                    if done == n {
+                    *done += 1;
+                    count.store(*done, Ordering::Release);
+                    if *done == n {
                         total.store(*acc, Ordering::Release);
                         main.unpark();
                     }

@@ -209,14 +209,15 @@ impl<S, T: Message> Subscription<S, T> {
     /// move (the cursor counts a submitted commit as done).
     fn settle_commits(&mut self) -> Vec<Error> {
         let mut errors = Vec::new();
-        self.commits.retain_mut(|receipt| match receipt.try_result() {
-            None => true,
-            Some(Ok(_)) => false,
-            Some(Err(e)) => {
-                errors.push(e);
-                false
-            }
-        });
+        self.commits
+            .retain_mut(|receipt| match receipt.try_result() {
+                None => true,
+                Some(Ok(_)) => false,
+                Some(Err(e)) => {
+                    errors.push(e);
+                    false
+                }
+            });
         if !errors.is_empty() {
             self.force_next_commit();
         }

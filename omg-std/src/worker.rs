@@ -39,7 +39,7 @@ use crate::{
 const BUDGET: usize = 64;
 /// Passes that found nothing, each followed by a `yield_now`, before the
 /// thread parks. Bounded, so an idle handler parks after a few microseconds.
-const YIELD_PASSES: u32 = 8;
+const YIELD_PASSES: u32 = 32;
 /// Handled messages after which a busy subscription commits anyway.
 const COMMIT_EVERY: u64 = 1024;
 
@@ -157,12 +157,7 @@ impl<S: 'static> Worker<S> {
     }
 
     /// One pass over every subscription.
-    fn pass(
-        &mut self,
-        state: &mut S,
-        cx: &mut Context<'_>,
-        consecutive: &mut u32,
-    ) -> Pass {
+    fn pass(&mut self, state: &mut S, cx: &mut Context<'_>, consecutive: &mut u32) -> Pass {
         let mut progress = false;
         let mut ended = 0;
         let mut wake_at: Option<Instant> = None;
