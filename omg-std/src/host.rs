@@ -244,20 +244,21 @@ impl HostHandle {
     /// Stops every handler and joins its thread: each finishes the message
     /// in hand (the stop is looked at between messages), commits its named
     /// cursors past what it handled and waits for those commits. The agency
-    /// is left open. Idempotent; called from inside a handler, it requests
-    /// the stop and joins every other handler.
+    /// is left open: shut the host down before the agency, or the final
+    /// commits fail with [`omg::Error::ShutDown`]. Idempotent.
+    ///
+    /// Called on a handler thread (of any host), it only requests the stop
+    /// and returns `Ok(())`: joining there could wait on itself, or on a
+    /// handler that waits on it. The host's owner joins.
     ///
     /// # Errors
     /// [`HostError::Shutdown`] listing the commits that failed.
     pub fn shutdown(&self) -> Result<(), HostError> {
         self.request_shutdown();
-        let me = thread::current().id();
-        let joining: Vec<Running> = {
-            let mut workers = lock(&self.shared.workers);
-            let (mine, others) = workers.drain(..).partition(|r| r.thread.id() == me);
-            *workers = mine;
-            others
-        };
+        if crate::worker::on_handler_thread() {
+            return Ok(());
+        }
+        let joining: Vec<Running> = lock(&self.shared.workers).drain(..).collect();
         let mut failures = Vec::new();
         for running in joining {
             let name = running.handle.name().to_owned();

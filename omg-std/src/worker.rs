@@ -9,7 +9,7 @@
 //!    the thread parks until a waker fires, the
 //!    next tick is due, or a shutdown unparks it. A wake-up that comes
 //!    between the poll and the park leaves the park token set, so it is
-//!    never lost; the thread never spins.
+//!    never lost. The yielding re-polls are bounded: an idle thread parks.
 //! 4. A failure (panic or error) applies the restart policy: back off
 //!    (interruptibly), build the state again, go on. The message in hand of
 //!    a durable topic is delivered again.
@@ -17,6 +17,7 @@
 //!    looked at between messages), every cursor is committed and waited for.
 
 use std::{
+    cell::Cell,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
         Arc,
@@ -42,6 +43,15 @@ const BUDGET: usize = 64;
 const YIELD_PASSES: u32 = 32;
 /// Handled messages after which a busy subscription commits anyway.
 const COMMIT_EVERY: u64 = 1024;
+
+thread_local! {
+    static ON_HANDLER_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the current thread is a handler thread of some host.
+pub(crate) fn on_handler_thread() -> bool {
+    ON_HANDLER_THREAD.get()
+}
 
 /// Unparks the handler thread. Given to every cursor of the handler.
 pub(crate) struct Unparker {
@@ -83,6 +93,7 @@ impl<S: 'static> Worker<S> {
     /// (failed background commits are logged and counted, and superseded by
     /// the final commit).
     pub(crate) fn run(mut self) -> Vec<Error> {
+        ON_HANDLER_THREAD.set(true);
         let waker = Waker::from(Arc::new(Unparker {
             thread: thread::current(),
         }));
@@ -372,4 +383,43 @@ fn following_tick(due: Instant, interval: Duration, now: Instant) -> Instant {
     let behind = now.duration_since(due).as_nanos() / interval.as_nanos().max(1);
     let steps = u32::try_from(behind.saturating_add(1)).unwrap_or(u32::MAX);
     due + interval.saturating_mul(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_keep_a_fixed_grid_and_skip_what_is_late() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        // On time: the next tick is one interval after the due one.
+        assert_eq!(
+            following_tick(start, ms(100), start + ms(5)),
+            start + ms(100)
+        );
+        // Late by less than an interval: still on the grid.
+        assert_eq!(
+            following_tick(start, ms(100), start + ms(99)),
+            start + ms(100)
+        );
+        // Late by more: the missed ticks are skipped, the phase is kept.
+        assert_eq!(
+            following_tick(start, ms(100), start + ms(100)),
+            start + ms(200)
+        );
+        assert_eq!(
+            following_tick(start, ms(100), start + ms(350)),
+            start + ms(400)
+        );
+    }
+
+    #[test]
+    fn earliest_of_two_deadlines() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(1);
+        assert_eq!(earliest(Some(now), Some(later)), Some(now));
+        assert_eq!(earliest(None, Some(later)), Some(later));
+        assert_eq!(earliest(None, None), None);
+    }
 }
