@@ -169,6 +169,21 @@ impl<S: 'static> Worker<S> {
 
     /// One pass over every subscription.
     fn pass(&mut self, state: &mut S, cx: &mut Context<'_>, consecutive: &mut u32) -> Pass {
+        // Counted here and published once per pass: one atomic add per
+        // pass instead of one per message.
+        let mut handled = 0;
+        let pass = self.pass_counting(state, cx, consecutive, &mut handled);
+        Counters::add(&self.counters.handled, handled);
+        pass
+    }
+
+    fn pass_counting(
+        &mut self,
+        state: &mut S,
+        cx: &mut Context<'_>,
+        consecutive: &mut u32,
+        handled: &mut u64,
+    ) -> Pass {
         let mut progress = false;
         let mut ended = 0;
         let mut wake_at: Option<Instant> = None;
@@ -183,7 +198,7 @@ impl<S: 'static> Worker<S> {
                     Step::Handled { attempt } => {
                         progress = true;
                         *consecutive = 0;
-                        Counters::add(&self.counters.handled, 1);
+                        *handled += 1;
                         if attempt > 1 {
                             Counters::add(&self.counters.redeliveries, 1);
                         }
