@@ -86,6 +86,7 @@ impl HostBuilder {
                     requested: Mutex::new(false),
                     requested_cv: Condvar::new(),
                     workers: Mutex::new(Vec::new()),
+                    joining: Mutex::new(()),
                 }),
             },
         }
@@ -115,6 +116,8 @@ struct Shared {
     requested: Mutex<bool>,
     requested_cv: Condvar,
     workers: Mutex<Vec<Running>>,
+    /// Held while a shutdown joins the handler threads.
+    joining: Mutex<()>,
 }
 
 struct Running {
@@ -249,7 +252,8 @@ impl HostHandle {
     ///
     /// Called on a handler thread (of any host), it only requests the stop
     /// and returns `Ok(())`: joining there could wait on itself, or on a
-    /// handler that waits on it. The host's owner joins.
+    /// handler that waits on it. The host's owner joins. Elsewhere,
+    /// concurrent calls all return after the handlers were joined.
     ///
     /// # Errors
     /// [`HostError::Shutdown`] listing the commits that failed.
@@ -258,6 +262,8 @@ impl HostHandle {
         if crate::worker::on_handler_thread() {
             return Ok(());
         }
+        // Concurrent callers wait here until the first one joined everything.
+        let _joining = lock(&self.shared.joining);
         let joining: Vec<Running> = lock(&self.shared.workers).drain(..).collect();
         let mut failures = Vec::new();
         for running in joining {
