@@ -57,10 +57,16 @@
 //! Every cursor of a handler is polled with
 //! [`Cursor::poll_recv`](omg::Cursor::poll_recv) and one
 //! [`Waker`](std::task::Waker) that unparks the handler's thread. When
-//! nothing is ready the thread parks until a message arrives, its next tick
-//! is due, or the host shuts down: an idle host uses no CPU. Per topic,
+//! nothing is ready, the thread looks again a few times (yielding its time
+//! slice in between: the next message of a busy pipeline is usually a few
+//! microseconds away), then parks until a message arrives, its next tick is
+//! due, or the host shuts down: an idle host uses no CPU. Per topic,
 //! messages arrive in offset order; between topics, a busy one yields to the
 //! others every 64 messages.
+//!
+//! Ticks ([`Handler::tick`]) run on the handler's thread between messages,
+//! at a fixed rate; a tick that comes due while a callback runs waits for
+//! it.
 //!
 //! ## Failures
 //! A callback that panics (caught with `catch_unwind`) or returns an error
