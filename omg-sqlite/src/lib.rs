@@ -56,6 +56,7 @@
 //! # impl omg::storage::TopicWatcher for NoWatcher { fn committed(&self, _: u64) {} }
 //! ```
 
+mod effect;
 mod error;
 mod options;
 mod reader;
@@ -65,5 +66,6 @@ mod watch;
 mod watchers;
 mod writer;
 
+pub use effect::SqlEffect;
 pub use options::{Durability, SqliteOptions};
 pub use storage::SqliteStorage;

@@ -142,6 +142,7 @@ impl Writer {
                     // One unkeyed append is one INSERT, atomic by itself:
                     // it needs no savepoint.
                     let single = batch.commits.is_empty()
+                        && batch.effects.is_empty()
                         && batch.appends.len() == 1
                         && batch.appends.iter().all(|a| a.key.is_none());
                     let outcome = if single {
@@ -396,6 +397,14 @@ impl Writer {
                     ])
                 })
                 .map_err(|e| sql("committing a cursor", e))?;
+        }
+        for effect in &batch.effects {
+            let Some(sql_effect) = effect.downcast_ref::<crate::SqlEffect>() else {
+                return Err(omg::storage::unsupported_effect());
+            };
+            sql_effect
+                .run(&self.conn)
+                .map_err(|e| sql("running a batch's SQL effect", e))?;
         }
         // Heads are written to `topics` once per drain (and before any
         // declare, delete or trim), not per batch.

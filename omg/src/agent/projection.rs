@@ -8,7 +8,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::{
     Agency, CommitPolicy, Cursor, Delivery, Error, Message, Name, Record, Result, StartAt, Topic,
     TryRecvError, blocking,
-    storage::{Admission, Append, Completion, CursorCommit, ReadBuf, SubmitError, WriteBatch},
+    storage::{
+        Admission, Append, Completion, CursorCommit, Effect, ReadBuf, SubmitError, WriteBatch,
+    },
 };
 
 /// A read model: any serde type with a starting value.
@@ -47,15 +49,24 @@ pub struct Projection<M> {
     model: M,
     sources: Vec<Box<dyn Source<M>>>,
     checkpoints: Topic<Vec<u8>>,
-    /// A checkpoint handed over by `try_catch_up`, checked on the next call.
-    in_flight: Option<Completion>,
+    effects: Option<Box<DrainEffects<M>>>,
+    /// Effects taken from the model and not yet known to be committed: they
+    /// ride in every checkpoint until one succeeds.
+    pending_effects: Vec<Effect>,
+    /// A checkpoint handed over by `try_catch_up`, with how many pending
+    /// effects it carried; checked on the next call.
+    in_flight: Option<(Completion, usize)>,
 }
+
+/// Takes the backend effects a model accumulated since the last checkpoint.
+type DrainEffects<M> = dyn FnMut(&mut M) -> Vec<Effect> + Send;
 
 /// Builds a [`Projection`].
 pub struct ProjectionBuilder<M> {
     agency: Agency,
     name: Name,
     sources: Vec<Box<dyn Source<M>>>,
+    effects: Option<Box<DrainEffects<M>>>,
 }
 
 /// What one catch-up did.
@@ -126,6 +137,7 @@ impl<M: ReadModel> Projection<M> {
             agency: agency.clone(),
             name: Name::new(name)?,
             sources: Vec::new(),
+            effects: None,
         })
     }
 
@@ -148,8 +160,9 @@ impl<M: ReadModel> Projection<M> {
     pub fn catch_up(&mut self) -> Result<Progress> {
         blocking::check("Projection::catch_up")?;
         let progress = self.drain()?;
-        if let Some(completion) = self.checkpoint(Admission::Queue)? {
+        if let Some((completion, carried)) = self.checkpoint(Admission::Queue)? {
             completion.wait()?;
+            self.pending_effects.drain(..carried);
         }
         Ok(progress)
     }
@@ -160,8 +173,9 @@ impl<M: ReadModel> Projection<M> {
     /// See [`catch_up`](Self::catch_up), except `BlockingForbidden`.
     pub async fn catch_up_async(&mut self) -> Result<Progress> {
         let progress = self.drain()?;
-        if let Some(completion) = self.checkpoint(Admission::Queue)? {
+        if let Some((completion, carried)) = self.checkpoint(Admission::Queue)? {
             completion.wait_async().await?;
+            self.pending_effects.drain(..carried);
         }
         Ok(progress)
     }
@@ -174,18 +188,20 @@ impl<M: ReadModel> Projection<M> {
     /// # Errors
     /// See [`catch_up`](Self::catch_up), except `BlockingForbidden`.
     pub fn try_catch_up(&mut self) -> Result<Progress> {
-        if let Some(completion) = &mut self.in_flight {
+        if let Some((completion, carried)) = &mut self.in_flight {
+            let carried = *carried;
             match completion.try_take() {
                 Some(outcome) => {
                     self.in_flight = None;
                     outcome?;
+                    self.pending_effects.drain(..carried);
                 }
                 None => return self.drain(),
             }
         }
         let progress = self.drain()?;
         match self.checkpoint(Admission::IfRoom) {
-            Ok(completion) => self.in_flight = completion,
+            Ok(in_flight) => self.in_flight = in_flight,
             Err(Error::Storage(e)) if e.kind() == crate::StorageErrorKind::Full => {}
             Err(e) => return Err(e),
         }
@@ -213,10 +229,15 @@ impl<M: ReadModel> Projection<M> {
         Ok(progress)
     }
 
-    /// Submits the model and the sources' positions as one batch.
-    fn checkpoint(&mut self, admission: Admission) -> Result<Option<Completion>> {
+    /// Submits the model, its pending effects and the sources' positions as
+    /// one batch; returns its completion and how many pending effects it carries.
+    fn checkpoint(&mut self, admission: Admission) -> Result<Option<(Completion, usize)>> {
+        if let Some(drain) = &mut self.effects {
+            let fresh = drain(&mut self.model);
+            self.pending_effects.extend(fresh);
+        }
         let commits: Vec<CursorCommit> = self.sources.iter().filter_map(|s| s.commit()).collect();
-        if commits.is_empty() {
+        if commits.is_empty() && self.pending_effects.is_empty() {
             return Ok(None);
         }
         let model = postcard::to_allocvec(&self.model).map_err(|e| Error::Encode {
@@ -229,8 +250,12 @@ impl<M: ReadModel> Projection<M> {
         for commit in commits {
             batch.push_commit(commit);
         }
+        for effect in &self.pending_effects {
+            batch.push_effect(effect.clone());
+        }
+        let carried = self.pending_effects.len();
         match self.agency.storage().submit(batch, admission) {
-            Ok(completion) => Ok(Some(completion)),
+            Ok(completion) => Ok(Some((completion, carried))),
             Err(SubmitError::Full(_)) => Err(Error::Storage(crate::StorageError::new(
                 crate::StorageErrorKind::Full,
                 "the storage's write queue is full; checkpoint later",
@@ -260,6 +285,18 @@ impl<M: ReadModel> ProjectionBuilder<M> {
             apply,
         }));
         Ok(self)
+    }
+
+    /// Sets how backend effects are taken from the model at each checkpoint:
+    /// they are committed in the same transaction as the model and the
+    /// sources' positions. With omg-sqlite, a model that collects
+    /// `omg_sqlite::SqlEffect`s keeps its read model in its own tables.
+    /// Effects stay pending (and ride in the next checkpoint) until a
+    /// checkpoint carrying them is committed.
+    #[must_use]
+    pub fn effects(mut self, drain: impl FnMut(&mut M) -> Vec<Effect> + Send + 'static) -> Self {
+        self.effects = Some(Box::new(drain));
+        self
     }
 
     /// Loads the last checkpoint (if any) and returns the projection.
@@ -300,6 +337,8 @@ impl<M: ReadModel> ProjectionBuilder<M> {
             model,
             sources: self.sources,
             checkpoints,
+            effects: self.effects,
+            pending_effects: Vec::new(),
             in_flight: None,
         })
     }

@@ -77,6 +77,10 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
 
     /// Submits a batch. Never blocks on I/O: with [`Admission::IfRoom`] a
     /// full write queue returns the batch in [`SubmitError::Full`].
+    #[expect(
+        clippy::result_large_err,
+        reason = "a refused batch comes back by value so nothing is lost; refusals are the rare path"
+    )]
     fn submit(&self, batch: WriteBatch, admission: Admission) -> Result<Completion, SubmitError>;
 
     /// Copies up to `max` committed records of `topic` starting at `from`

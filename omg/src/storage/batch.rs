@@ -1,7 +1,7 @@
 //! What a write carries: appends, idempotency keys, expected offsets and
 //! cursor commits, applied atomically.
 
-use std::fmt;
+use std::{any::Any, fmt, sync::Arc};
 
 use crate::{Error, Name, Result, Timestamp};
 
@@ -109,7 +109,43 @@ impl CursorCommit {
     }
 }
 
-/// Appends and cursor commits applied atomically: all or none.
+/// A backend-specific write applied inside a batch's transaction — for
+/// example a projection's own SQL tables with omg-sqlite (`SqlEffect`).
+///
+/// A storage runs the effects it recognises after the batch's appends and
+/// commits, atomically with them; a storage that does not recognise an
+/// effect fails the whole batch with [`Error::Unsupported`]. An effect is
+/// never dropped silently.
+#[derive(Clone)]
+pub struct Effect(Arc<dyn Any + Send + Sync>);
+
+impl Effect {
+    /// Wraps a backend's effect value.
+    pub fn new<E: Any + Send + Sync>(effect: E) -> Self {
+        Self(Arc::new(effect))
+    }
+
+    /// The effect, if it is an `E`.
+    pub fn downcast_ref<E: Any>(&self) -> Option<&E> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Effect").finish_non_exhaustive()
+    }
+}
+
+/// The error a storage reports for an effect it does not know.
+pub fn unsupported_effect() -> Error {
+    Error::Unsupported {
+        what: "a backend effect of this type",
+        why: "this storage does not recognise it; the batch was not applied",
+    }
+}
+
+/// Appends, cursor commits and backend effects applied atomically: all or none.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct WriteBatch {
@@ -117,6 +153,8 @@ pub struct WriteBatch {
     pub appends: Vec<Append>,
     /// Cursor positions to commit.
     pub commits: Vec<CursorCommit>,
+    /// Backend-specific writes, applied after the appends and commits.
+    pub effects: Vec<Effect>,
 }
 
 impl WriteBatch {
@@ -130,6 +168,7 @@ impl WriteBatch {
         Self {
             appends: vec![append],
             commits: Vec::new(),
+            effects: Vec::new(),
         }
     }
 
@@ -138,6 +177,7 @@ impl WriteBatch {
         Self {
             appends: Vec::new(),
             commits: vec![commit],
+            effects: Vec::new(),
         }
     }
 
@@ -150,6 +190,12 @@ impl WriteBatch {
     /// Adds a cursor commit.
     pub fn push_commit(&mut self, commit: CursorCommit) -> &mut Self {
         self.commits.push(commit);
+        self
+    }
+
+    /// Adds a backend effect.
+    pub fn push_effect(&mut self, effect: Effect) -> &mut Self {
+        self.effects.push(effect);
         self
     }
 

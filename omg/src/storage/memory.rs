@@ -195,6 +195,7 @@ impl MemoryStorage {
         let mut state = lock(&self.state);
         if batch.appends.len() == 1
             && batch.commits.is_empty()
+            && batch.effects.is_empty()
             && let Some(append) = batch.appends.pop()
         {
             return apply_one(&mut state, append);
@@ -263,6 +264,10 @@ fn apply_one(state: &mut State, append: super::Append) -> (Result<Vec<Appended>>
 /// Checks a batch against the state without changing anything, so that
 /// applying it cannot fail halfway.
 fn validate(state: &State, batch: &WriteBatch) -> Result<()> {
+    if !batch.effects.is_empty() {
+        // The in-memory storage has no tables for effects to write to.
+        return Err(super::unsupported_effect());
+    }
     let mut pending: HashMap<&Name, u64> = HashMap::new();
     let mut batch_keys: Vec<(&Name, &IdempotencyKey)> = Vec::new();
     for append in &batch.appends {

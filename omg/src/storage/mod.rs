@@ -19,7 +19,8 @@ mod read_buf;
 
 pub use backend::{Storage, TopicInfo, TopicSpec, TopicWatcher};
 pub use batch::{
-    Admission, Append, Appended, CursorCommit, IdempotencyKey, MAX_KEY_LEN, SubmitError, WriteBatch,
+    Admission, Append, Appended, CursorCommit, Effect, IdempotencyKey, MAX_KEY_LEN, SubmitError,
+    WriteBatch, unsupported_effect,
 };
 pub use completion::{BatchOutcome, Completer, Completion};
 pub use memory::MemoryStorage;
