@@ -103,36 +103,92 @@ fn a_scribbled_over_file_is_corrupt() {
     refused(&path, StorageErrorKind::Corrupt);
 }
 
+/// Set in a child re-run of this test binary: the path the child checks.
+const CHILD_PATH: &str = "OMG_SQLITE_READ_ONLY_CHILD";
+
+/// Runs the test `name` of this binary again as `nobody` (root ignores file
+/// modes, so a read-only check run as root would prove nothing), with
+/// `path` handed over in [`CHILD_PATH`]. Runs nothing when not root: the
+/// caller checks in-process then.
+fn rerun_unprivileged(name: &str, path: &Path) -> bool {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !is_root {
+        return false;
+    }
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1", "--nocapture"])
+        .env(CHILD_PATH, path)
+        .output()
+        .expect("setpriv runs the test binary as nobody");
+    assert!(
+        output.status.success(),
+        "the unprivileged re-run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "the unprivileged re-run did not run the test"
+    );
+    true
+}
+
+/// A temporary directory `nobody` can enter.
+fn shared_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
 #[test]
 fn a_read_only_file_is_read_only() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("omg.db");
-    omg_db(&path);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
-    if std::fs::OpenOptions::new().write(true).open(&path).is_ok() {
-        eprintln!("skipped: running with privileges that ignore file modes");
+    if let Some(path) = std::env::var_os(CHILD_PATH) {
+        refused(Path::new(&path), StorageErrorKind::ReadOnly);
         return;
     }
-    refused(&path, StorageErrorKind::ReadOnly);
+    let dir = shared_tempdir();
+    let path = dir.path().join("omg.db");
+    omg_db(&path);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    if !rerun_unprivileged("a_read_only_file_is_read_only", &path) {
+        refused(&path, StorageErrorKind::ReadOnly);
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
 #[test]
 fn a_read_only_directory_is_read_only() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
-    let path = dir.path().join("omg.db");
-    if std::fs::write(&path, b"").is_ok() {
-        eprintln!("skipped: running with privileges that ignore file modes");
+    if let Some(path) = std::env::var_os(CHILD_PATH) {
+        let path = Path::new(&path);
+        assert_eq!(
+            kind_of(SqliteStorage::open(path)),
+            StorageErrorKind::ReadOnly
+        );
+        assert!(!path.exists());
         return;
     }
-    assert_eq!(
-        kind_of(SqliteStorage::open(&path)),
-        StorageErrorKind::ReadOnly
-    );
+    let dir = shared_tempdir();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let path = ro.join("omg.db");
+    if !rerun_unprivileged("a_read_only_directory_is_read_only", &path) {
+        assert_eq!(
+            kind_of(SqliteStorage::open(&path)),
+            StorageErrorKind::ReadOnly
+        );
+    }
     assert!(!path.exists());
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]
