@@ -1,0 +1,292 @@
+//! Every bad input gets its named error, and nothing is half-done.
+
+use std::{
+    sync::{Arc, Weak},
+    thread,
+    time::Duration,
+};
+
+use omg::{
+    Agency, Delivery, Error, MAX_KEY_LEN, MAX_NAME_LEN, Name, RecvError, StartAt, Timestamp,
+    storage::{
+        Admission, Completion, MemoryStorage, ReadBuf, ReadInfo, Storage, SubmitError, TopicInfo,
+        TopicSpec, TopicWatcher, WriteBatch,
+    },
+};
+
+#[test]
+fn redeclaring_with_another_class_options_or_type_is_a_mismatch() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    agency.topic::<u64>("ring", Delivery::at_most_once_keep(4))?;
+    agency.topic::<u64>("log", Delivery::exactly_once())?;
+    for refused in [
+        agency
+            .topic::<u64>("ring", Delivery::at_most_once_keep(5))
+            .map(drop),
+        agency
+            .topic::<u64>("ring", Delivery::exactly_once())
+            .map(drop),
+        agency
+            .topic::<String>("ring", Delivery::at_most_once_keep(4))
+            .map(drop),
+        agency
+            .topic::<u64>("log", Delivery::at_least_once())
+            .map(drop),
+        agency
+            .topic::<u64>("log", Delivery::at_most_once())
+            .map(drop),
+        agency
+            .topic::<i64>("log", Delivery::exactly_once())
+            .map(drop),
+    ] {
+        assert!(
+            matches!(refused, Err(Error::TopicMismatch { .. })),
+            "{refused:?}"
+        );
+    }
+    // The same declaration again is fine.
+    agency.topic::<u64>("ring", Delivery::at_most_once_keep(4))?;
+    agency.topic::<u64>("log", Delivery::exactly_once())?;
+    Ok(())
+}
+
+#[test]
+fn every_handle_fails_with_shut_down() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    let ring = agency.topic::<u64>("ring", Delivery::at_most_once_keep(4))?;
+    let log = agency.topic::<u64>("log", Delivery::exactly_once())?;
+    let mut ring_cursor = ring.cursor(StartAt::Earliest)?;
+    let mut log_cursor = log.named_cursor("c", StartAt::Earliest)?;
+    log.publisher().publish(1)?;
+    assert_eq!(log_cursor.recv().map(|r| r.value).ok(), Some(1));
+    agency.shutdown();
+    agency.shutdown(); // idempotent
+    assert!(agency.is_shut_down());
+    assert!(matches!(
+        agency.topic::<u64>("new", Delivery::exactly_once()),
+        Err(Error::ShutDown)
+    ));
+    for topic in [&ring, &log] {
+        assert!(matches!(topic.publisher().publish(2), Err(Error::ShutDown)));
+        assert!(matches!(
+            topic.cursor(StartAt::Earliest),
+            Err(Error::ShutDown)
+        ));
+        let refused = topic.publisher().try_publish(3).err().map(|e| {
+            let shut = matches!(e.error(), Some(Error::ShutDown));
+            (shut, e.into_inner())
+        });
+        assert_eq!(
+            refused,
+            Some((true, 3)),
+            "try_publish gives the message back"
+        );
+    }
+    assert!(matches!(
+        ring_cursor.recv(),
+        Err(RecvError::Failed(Error::ShutDown))
+    ));
+    assert!(matches!(
+        log_cursor.recv(),
+        Err(RecvError::Failed(Error::ShutDown))
+    ));
+    assert!(matches!(log_cursor.commit(), Err(Error::ShutDown)));
+    Ok(())
+}
+
+#[test]
+fn a_message_over_the_maximum_is_too_large() -> omg::Result<()> {
+    let agency = Agency::builder().max_message_size(16).build();
+    assert_eq!(agency.max_message_size(), 16);
+    for (i, delivery) in [Delivery::at_least_once(), Delivery::exactly_once()]
+        .into_iter()
+        .enumerate()
+    {
+        let topic = agency.topic::<Vec<u8>>(&format!("big{i}"), delivery)?;
+        // postcard: one length byte + 15 bytes = 16, the maximum.
+        assert_eq!(topic.publisher().publish(vec![0; 15])?, 0);
+        match topic.publisher().publish(vec![0; 16]) {
+            Err(Error::TooLarge { size, max, .. }) => assert_eq!((size, max), (17, 16)),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        let back = topic
+            .publisher()
+            .try_publish(vec![1; 40])
+            .err()
+            .map(|e| e.into_inner());
+        assert_eq!(back, Some(vec![1; 40]));
+        assert_eq!(
+            topic.bounds()?.1,
+            1,
+            "nothing of the refused messages was appended"
+        );
+    }
+    // At-most-once messages are never encoded: the limit does not apply.
+    let ring = agency.topic::<Vec<u8>>("ring", Delivery::at_most_once())?;
+    assert_eq!(ring.publisher().publish(vec![0; 100])?, 0);
+    Ok(())
+}
+
+#[test]
+fn publishing_to_or_reading_from_a_deleted_topic_fails() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    for (i, delivery) in [Delivery::at_most_once_keep(2), Delivery::at_least_once()]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("gone{i}");
+        let topic = agency.topic::<u64>(&name, delivery)?;
+        let mut blocked = topic.cursor(StartAt::Latest)?;
+        let waiter = thread::spawn(move || blocked.recv());
+        thread::sleep(Duration::from_millis(20));
+        assert!(agency.delete_topic(&name)?);
+        assert!(!agency.delete_topic(&name)?, "already gone");
+        assert!(matches!(
+            waiter.join().map_err(|_| Error::ShutDown)?,
+            Err(RecvError::Failed(Error::Deleted { .. }))
+        ));
+        assert!(matches!(
+            topic.publisher().publish(1),
+            Err(Error::Deleted { .. })
+        ));
+        assert!(matches!(
+            topic.cursor(StartAt::Earliest),
+            Err(Error::Deleted { .. })
+        ));
+        assert!(
+            agency
+                .topics()?
+                .iter()
+                .all(|spec| spec.name.as_str() != name)
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn invalid_names_and_keys_are_refused() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    let too_long = "n".repeat(MAX_NAME_LEN + 1);
+    for bad in ["", ".reserved", "has space", "ünïcode", too_long.as_str()] {
+        assert!(
+            matches!(
+                agency.topic::<u64>(bad, Delivery::exactly_once()),
+                Err(Error::InvalidName { .. })
+            ),
+            "{bad:?}"
+        );
+        assert!(matches!(Name::new(bad), Err(Error::InvalidName { .. })));
+    }
+    let topic = agency.topic::<u64>("ok", Delivery::exactly_once())?;
+    assert!(matches!(
+        topic.named_cursor("bad name", StartAt::Earliest),
+        Err(Error::InvalidName { .. })
+    ));
+    let long_key = "k".repeat(MAX_KEY_LEN + 1);
+    for key in ["", long_key.as_str()] {
+        assert!(matches!(
+            topic.publisher().publish_keyed(key, 1),
+            Err(Error::InvalidKey { .. })
+        ));
+    }
+    assert_eq!(
+        topic
+            .publisher()
+            .publish_keyed(&"k".repeat(MAX_KEY_LEN), 1)?,
+        0
+    );
+    assert_eq!(
+        topic.bounds()?,
+        (0, 1),
+        "refused keyed publishes appended nothing"
+    );
+    Ok(())
+}
+
+#[test]
+fn keys_and_named_cursors_on_at_most_once_are_unsupported() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    let ring = agency.topic::<u64>("ring", Delivery::at_most_once_keep(4))?;
+    assert!(matches!(
+        ring.publisher().publish_keyed("k", 1),
+        Err(Error::Unsupported { .. })
+    ));
+    assert!(matches!(
+        ring.named_cursor("c", StartAt::Earliest),
+        Err(Error::Unsupported { .. })
+    ));
+    let back = ring
+        .publisher()
+        .try_publish_keyed("k", 5)
+        .err()
+        .map(|e| e.into_inner());
+    assert_eq!(back, Some(5));
+    assert_eq!(ring.bounds()?, (0, 0));
+    Ok(())
+}
+
+/// A storage whose queue is always full for `Admission::IfRoom`.
+#[derive(Debug, Default)]
+struct AlwaysFull(MemoryStorage);
+
+impl Storage for AlwaysFull {
+    fn declare(&self, spec: &TopicSpec, watcher: Weak<dyn TopicWatcher>) -> omg::Result<TopicInfo> {
+        self.0.declare(spec, watcher)
+    }
+    fn describe(&self, topic: &Name) -> omg::Result<Option<TopicSpec>> {
+        self.0.describe(topic)
+    }
+    fn topics(&self) -> omg::Result<Vec<TopicSpec>> {
+        self.0.topics()
+    }
+    fn delete_topic(&self, topic: &Name) -> omg::Result<bool> {
+        self.0.delete_topic(topic)
+    }
+    fn submit(&self, batch: WriteBatch, admission: Admission) -> Result<Completion, SubmitError> {
+        match admission {
+            Admission::IfRoom => Err(SubmitError::Full(batch)),
+            Admission::Queue => self.0.submit(batch, admission),
+        }
+    }
+    fn read(
+        &self,
+        topic: &Name,
+        from: u64,
+        max: usize,
+        out: &mut ReadBuf,
+    ) -> omg::Result<ReadInfo> {
+        self.0.read(topic, from, max, out)
+    }
+    fn offset_at(&self, topic: &Name, time: Timestamp) -> omg::Result<u64> {
+        self.0.offset_at(topic, time)
+    }
+    fn cursor_position(&self, topic: &Name, cursor: &Name) -> omg::Result<Option<u64>> {
+        self.0.cursor_position(topic, cursor)
+    }
+    fn trim_expired(&self, now: Timestamp) -> omg::Result<u64> {
+        self.0.trim_expired(now)
+    }
+    fn close(&self) {
+        self.0.close();
+    }
+}
+
+#[test]
+fn try_publish_on_a_full_queue_gives_the_message_back() -> omg::Result<()> {
+    let agency = Agency::builder()
+        .storage(Arc::new(AlwaysFull::default()))
+        .build();
+    for (i, delivery) in [Delivery::at_least_once(), Delivery::exactly_once()]
+        .into_iter()
+        .enumerate()
+    {
+        let topic = agency.topic::<String>(&format!("full{i}"), delivery)?;
+        let refused = topic.publisher().try_publish("kept".to_owned()).err();
+        let refused = refused.map(|e| (e.is_full(), e.error().is_none(), e.into_inner()));
+        assert_eq!(refused, Some((true, true, "kept".to_owned())));
+        assert_eq!(topic.bounds()?, (0, 0), "nothing appended");
+        // The blocking flavour queues regardless and succeeds.
+        assert_eq!(topic.publisher().publish("queued".to_owned())?, 0);
+    }
+    Ok(())
+}
