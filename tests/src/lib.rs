@@ -1,5 +1,7 @@
 //! Helpers shared by the scenario tests and their child processes.
 
+pub mod ledger;
+
 use std::sync::Arc;
 
 use omg::{Agency, Result};
