@@ -71,6 +71,14 @@
 //! [`Error::BlockingForbidden`] instead of stalling an executor or a frame.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+#![cfg_attr(
+    loom,
+    allow(
+        dead_code,
+        unused_imports,
+        reason = "under loom only the modules the models need are built"
+    )
+)]
 
 mod error;
 mod life;

@@ -33,7 +33,10 @@ impl Name {
     }
 
     /// A name in omg's reserved namespace (leading `.`), for omg's own topics.
-    #[cfg_attr(loom, expect(dead_code, reason = "agents are not compiled under loom"))]
+    #[cfg_attr(
+        all(loom, not(test)),
+        expect(dead_code, reason = "agents are not compiled under loom")
+    )]
     pub(crate) fn reserved(name: &str) -> Result<Self, Error> {
         Self::check(name, true)
     }
