@@ -1,5 +1,5 @@
 //! The backend conformance kit (feature `testkit`): the same semantic tests
-//! run against any [`Storage`](crate::storage::Storage).
+//! run against any [`Storage`].
 //!
 //! A backend implements [`Harness`] (how to open a storage at a [`Place`])
 //! and calls [`run_all`], which panics naming the first failed check.
