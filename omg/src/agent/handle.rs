@@ -110,9 +110,12 @@ impl Agency {
             Delivery::exactly_once(),
             &S::event_type_name(),
         )?;
-        let snapshots = self.topic_by_name(
+        // A stable schema name, not the Rust path (which moves with refactors
+        // and would make every stored snapshot topic a mismatch).
+        let snapshots = self.declare(
             Name::reserved(&format!(".agent/{name}/snapshots"))?,
             Delivery::exactly_once(),
+            "omg.agent.Snapshot",
         )?;
         Ok(Agent {
             inner: Arc::new(Inner {
