@@ -11,6 +11,10 @@
 //! must change, never to make this test pass — run
 //! `cargo run -p omg-scenarios --bin make_agent_fixture` and commit
 //! `tests/fixtures/agent_events_v1.db` (the program leaves no `-wal` file).
+//!
+//! A second scenario shows that an old event the current type would read
+//! only a prefix of (a field was dropped) goes through the upcaster too,
+//! instead of being silently truncated.
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
@@ -210,5 +214,97 @@ fn events_of_the_first_event_type_load_through_upcast() -> Result<(), Box<dyn st
         assert_eq!(wallet.events().bounds()?, (0, 8));
         agency.shutdown();
     }
+    Ok(())
+}
+
+/// Version 1 of a tip jar stored `(units, memo)`; version 2 stores cents
+/// only, so a v1 payload starts with a valid v2 payload.
+mod tips {
+    use std::{borrow::Cow, convert::Infallible};
+
+    use omg::agent::AgentState;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub(crate) enum TipV1 {
+        Tipped(i64, String),
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub(crate) enum TipV2 {
+        Tipped(i64),
+    }
+
+    #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+    pub(crate) struct JarV1 {
+        pub(crate) units: i64,
+    }
+
+    #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+    pub(crate) struct JarV2 {
+        pub(crate) cents: i64,
+    }
+
+    impl AgentState for JarV1 {
+        type Event = TipV1;
+        type Command = (i64, &'static str);
+        type Error = Infallible;
+
+        fn apply(&mut self, TipV1::Tipped(units, _): &TipV1) {
+            self.units += units;
+        }
+
+        fn handle(&self, &(units, memo): &Self::Command) -> Result<Vec<TipV1>, Infallible> {
+            Ok(vec![TipV1::Tipped(units, memo.into())])
+        }
+
+        fn event_type_name() -> Cow<'static, str> {
+            "tips.Tip".into()
+        }
+    }
+
+    impl AgentState for JarV2 {
+        type Event = TipV2;
+        type Command = i64;
+        type Error = Infallible;
+
+        fn apply(&mut self, TipV2::Tipped(cents): &TipV2) {
+            self.cents += cents;
+        }
+
+        fn handle(&self, &cents: &i64) -> Result<Vec<TipV2>, Infallible> {
+            Ok(vec![TipV2::Tipped(cents)])
+        }
+
+        fn event_type_name() -> Cow<'static, str> {
+            JarV1::event_type_name()
+        }
+
+        fn upcast(payload: &[u8]) -> Option<TipV2> {
+            let TipV1::Tipped(units, _memo) = postcard::from_bytes(payload).ok()?;
+            Some(TipV2::Tipped(units * 100))
+        }
+    }
+}
+
+#[test]
+fn an_old_event_the_current_type_reads_a_prefix_of_is_upcast_not_truncated()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("tips.db");
+    {
+        let agency = open(&path);
+        let jar = agency.agent::<tips::JarV1>("jar")?;
+        jar.execute((5, "thanks"))?;
+        jar.execute((2, ""))?;
+        assert_eq!(jar.state()?.units, 7);
+        agency.shutdown();
+    }
+    let agency = open(&path);
+    let jar = agency.agent::<tips::JarV2>("jar")?;
+    jar.execute(30)?;
+    assert_eq!(jar.state()?.cents, 700 + 30);
+    assert_eq!(jar.version()?, 3);
+    agency.shutdown();
     Ok(())
 }

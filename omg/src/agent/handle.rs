@@ -482,13 +482,18 @@ fn decode_event<S: AgentState>(
     offset: u64,
     payload: &[u8],
 ) -> crate::Result<S::Event> {
-    postcard::from_bytes::<S::Event>(payload).or_else(|e| {
-        S::upcast(payload).ok_or_else(|| Error::Decode {
-            topic: topic.clone(),
-            offset,
-            type_name: std::any::type_name::<S::Event>().into(),
-            reason: e.to_string(),
-        })
+    // A payload the current type reads only a prefix of was written by
+    // another (longer) shape: it goes to the upcaster, not silently truncated.
+    let reason = match postcard::take_from_bytes::<S::Event>(payload) {
+        Ok((event, [])) => return Ok(event),
+        Ok((_, rest)) => format!("{} bytes left over after the event", rest.len()),
+        Err(e) => e.to_string(),
+    };
+    S::upcast(payload).ok_or_else(|| Error::Decode {
+        topic: topic.clone(),
+        offset,
+        type_name: std::any::type_name::<S::Event>().into(),
+        reason,
     })
 }
 

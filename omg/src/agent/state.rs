@@ -39,7 +39,8 @@ pub trait AgentState: Default + Serialize + DeserializeOwned + Send + Sync + 'st
 
     /// Turns an event stored by an older version of [`Self::Event`] into the
     /// current one (upcasting). Called only when `payload` does not decode as
-    /// the current type; `None` reports a decode error.
+    /// the current type, or decodes leaving bytes over (an older, longer
+    /// shape); `None` reports a decode error.
     fn upcast(payload: &[u8]) -> Option<Self::Event> {
         let _ = payload;
         None
