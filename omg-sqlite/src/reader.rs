@@ -138,6 +138,21 @@ impl Readers {
         .map_err(|e| sql("reading a cursor", e))
     }
 
+    /// See [`Storage::key_offset`](omg::storage::Storage::key_offset).
+    pub(crate) fn key_offset(&self, topic: &Name, key: &str) -> Result<Option<u64>> {
+        let conn = self.conn();
+        conn.prepare_cached(
+            "SELECT k.offset FROM keys k JOIN topics t ON t.id = k.topic_id
+             WHERE t.name = ?1 AND k.key = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row([topic.as_str(), key], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .map(|o| o.map(|v| v as u64))
+        .map_err(|e| sql("looking up an idempotency key", e))
+    }
+
     /// Every topic, by name; or the one named `only`.
     pub(crate) fn specs(&self, only: Option<&Name>) -> Result<Vec<TopicSpec>> {
         let conn = self.conn();

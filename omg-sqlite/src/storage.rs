@@ -12,8 +12,8 @@ use std::{
 use omg::{
     Name, Result, Timestamp,
     storage::{
-        Admission, Completion, ReadBuf, ReadInfo, Storage, SubmitError, TopicInfo, TopicSpec,
-        TopicWatcher, WriteBatch,
+        Admission, Completion, IdempotencyKey, ReadBuf, ReadInfo, Storage, SubmitError, TopicInfo,
+        TopicSpec, TopicWatcher, WriteBatch,
     },
 };
 
@@ -172,6 +172,11 @@ impl Storage for SqliteStorage {
     fn cursor_position(&self, topic: &Name, cursor: &Name) -> Result<Option<u64>> {
         self.check_open()?;
         self.readers.cursor_position(topic, cursor)
+    }
+
+    fn key_offset(&self, topic: &Name, key: &IdempotencyKey) -> Result<Option<u64>> {
+        self.check_open()?;
+        self.readers.key_offset(topic, key.as_str())
     }
 
     fn trim_expired(&self, now: Timestamp) -> Result<u64> {

@@ -408,3 +408,33 @@ fn events_of_an_older_type_load_through_the_upcaster() -> Result<(), Box<dyn std
     assert_eq!(state.notes, ["v1", "v1", "v2"]);
     Ok(())
 }
+
+#[test]
+fn a_repeated_causation_id_returns_the_earlier_outcome_even_after_the_state_moved_on()
+-> Result<(), Box<dyn std::error::Error>> {
+    let agency = Agency::in_memory();
+    let account = agency.agent::<Account>("acct")?;
+    account.execute(Command::Deposit(10))?;
+    let first = account.execute(Execute::new(Command::Withdraw(8)).caused_by("withdrawal-1"))?;
+    assert_eq!(
+        (first.first_offset, first.events, first.duplicate),
+        (1, 1, false)
+    );
+    // Deciding again now would refuse (balance 2 < 8): the earlier outcome
+    // is returned instead, and nothing is appended.
+    let retry = account.execute(Execute::new(Command::Withdraw(8)).caused_by("withdrawal-1"))?;
+    assert_eq!(
+        (retry.first_offset, retry.events, retry.duplicate),
+        (1, 1, true)
+    );
+    assert_eq!(account.state()?.balance, 2);
+    assert_eq!(account.version()?, 2);
+    // The same through the non-blocking flavour: settled without a write.
+    assert!(
+        account
+            .try_execute(Execute::new(Command::Withdraw(8)).caused_by("withdrawal-1"))?
+            .is_none()
+    );
+    assert_eq!(account.version()?, 2);
+    Ok(())
+}

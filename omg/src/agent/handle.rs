@@ -79,9 +79,24 @@ enum Prepared<E> {
     Done(Executed),
     Submit {
         batch: WriteBatch,
-        events: Vec<E>,
-        version: u64,
+        decided: Decided<E>,
     },
+}
+
+/// What a command decided, kept until its batch completes.
+struct Decided<E> {
+    events: Vec<E>,
+    /// The version the events were decided on (their expected first offset).
+    version: u64,
+    /// The earlier outcome of a repeated causation id; the batch then only
+    /// commits the command's cursor.
+    earlier: Option<Executed>,
+}
+
+/// A command settled at once, or handed to the storage.
+enum Started<E> {
+    Done(Executed),
+    Submitted(Completion, Decided<E>),
 }
 
 impl Agency {
@@ -167,15 +182,11 @@ impl<S: AgentState> Agent<S> {
         blocking::check("Agent::execute").map_err(AgentError::Storage)?;
         let command = command.into();
         for _ in 0..self.inner.options.max_attempts {
-            let (completion, events, version) = match self.prepare(&command)? {
-                Prepared::Done(done) => return Ok(done),
-                Prepared::Submit {
-                    batch,
-                    events,
-                    version,
-                } => (self.submit(batch, Admission::Queue)?, events, version),
+            let (completion, decided) = match self.start(&command)? {
+                Started::Done(done) => return Ok(done),
+                Started::Submitted(completion, decided) => (completion, decided),
             };
-            if let Some(done) = self.finish(completion.wait(), events, version)? {
+            if let Some(done) = self.finish(completion.wait(), decided)? {
                 return Ok(done);
             }
         }
@@ -193,15 +204,11 @@ impl<S: AgentState> Agent<S> {
     ) -> Result<Executed, AgentError<S::Error>> {
         let command = command.into();
         for _ in 0..self.inner.options.max_attempts {
-            let (completion, events, version) = match self.prepare(&command)? {
-                Prepared::Done(done) => return Ok(done),
-                Prepared::Submit {
-                    batch,
-                    events,
-                    version,
-                } => (self.submit(batch, Admission::Queue)?, events, version),
+            let (completion, decided) = match self.start(&command)? {
+                Started::Done(done) => return Ok(done),
+                Started::Submitted(completion, decided) => (completion, decided),
             };
-            if let Some(done) = self.finish(completion.wait_async().await, events, version)? {
+            if let Some(done) = self.finish(completion.wait_async().await, decided)? {
                 return Ok(done);
             }
         }
@@ -224,9 +231,9 @@ impl<S: AgentState> Agent<S> {
         let command = command.into();
         match self.prepare(&command)? {
             Prepared::Done(_) => Ok(None),
-            Prepared::Submit { batch, version, .. } => {
+            Prepared::Submit { batch, decided } => {
                 let completion = self.submit(batch, Admission::IfRoom)?;
-                Ok(Some(Receipt::pending(completion, version)))
+                Ok(Some(Receipt::pending(completion, decided.version)))
             }
         }
     }
@@ -276,6 +283,21 @@ impl<S: AgentState> Agent<S> {
         let mut loaded = lock(&self.inner.loaded);
         self.catch_up(&mut loaded)?;
         let version = loaded.version;
+        // A causation id seen before: return that outcome without deciding
+        // again (the state may have moved on since).
+        if let Some(earlier) = self.earlier_outcome(command, version)? {
+            return Ok(match &command.cursor {
+                None => Prepared::Done(earlier),
+                Some(commit) => Prepared::Submit {
+                    batch: WriteBatch::commit(commit.clone()),
+                    decided: Decided {
+                        events: Vec::new(),
+                        version,
+                        earlier: Some(earlier),
+                    },
+                },
+            });
+        }
         let events = loaded
             .state
             .handle(&command.command)
@@ -311,9 +333,59 @@ impl<S: AgentState> Agent<S> {
         }
         Ok(Prepared::Submit {
             batch,
+            decided: Decided {
+                events,
+                version,
+                earlier: None,
+            },
+        })
+    }
+
+    /// Decides and submits (waiting for queue room), or settles at once.
+    fn start(
+        &self,
+        command: &Execute<S::Command>,
+    ) -> Result<Started<S::Event>, AgentError<S::Error>> {
+        Ok(match self.prepare(command)? {
+            Prepared::Done(done) => Started::Done(done),
+            Prepared::Submit { batch, decided } => {
+                Started::Submitted(self.submit(batch, Admission::Queue)?, decided)
+            }
+        })
+    }
+
+    /// The outcome of an earlier command with the same causation id, found
+    /// through the idempotency keys of its events (`<causation>#<i>`).
+    fn earlier_outcome(
+        &self,
+        command: &Execute<S::Command>,
+        version: u64,
+    ) -> Result<Option<Executed>, AgentError<S::Error>> {
+        let Some(causation) = &command.causation else {
+            return Ok(None);
+        };
+        let topic = self.inner.events.name();
+        let storage = self.agency().storage();
+        let offset_of = |i: usize| -> Result<Option<u64>, AgentError<S::Error>> {
+            let key =
+                IdempotencyKey::new(&format!("{causation}#{i}")).map_err(AgentError::Storage)?;
+            storage
+                .key_offset(topic, &key)
+                .map_err(|e| AgentError::from_core(self.agency().explain(topic, e)))
+        };
+        let Some(first_offset) = offset_of(0)? else {
+            return Ok(None);
+        };
+        let mut events = 1;
+        while offset_of(events)?.is_some() {
+            events += 1;
+        }
+        Ok(Some(Executed {
+            first_offset,
             events,
             version,
-        })
+            duplicate: true,
+        }))
     }
 
     fn submit(
@@ -340,9 +412,13 @@ impl<S: AgentState> Agent<S> {
     fn finish(
         &self,
         outcome: BatchOutcome,
-        events: Vec<S::Event>,
-        version: u64,
+        decided: Decided<S::Event>,
     ) -> Result<Option<Executed>, AgentError<S::Error>> {
+        let Decided {
+            events,
+            version,
+            earlier,
+        } = decided;
         let appended = match outcome {
             Ok(appended) => appended,
             Err(Error::Conflict { .. }) => return Ok(None),
@@ -352,6 +428,9 @@ impl<S: AgentState> Agent<S> {
                 ));
             }
         };
+        if let Some(earlier) = earlier {
+            return Ok(Some(earlier));
+        }
         let duplicate = appended.first().is_some_and(|a| a.duplicate);
         let first_offset = appended.first().map_or(version, |a| a.offset);
         let count = events.len();

@@ -2,7 +2,7 @@
 
 use std::{fmt, sync::Weak};
 
-use super::{Admission, Completion, ReadBuf, ReadInfo, SubmitError, WriteBatch};
+use super::{Admission, Completion, IdempotencyKey, ReadBuf, ReadInfo, SubmitError, WriteBatch};
 use crate::{Delivery, Name, Result, Timestamp};
 
 /// A durable topic's declaration as a storage keeps it.
@@ -93,6 +93,17 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
 
     /// The committed position of a named cursor, if it ever committed.
     fn cursor_position(&self, topic: &Name, cursor: &Name) -> Result<Option<u64>>;
+
+    /// The offset of the committed message that `topic` appended with
+    /// `key`, if the topic holds that key. Lets a caller learn the outcome of
+    /// an earlier keyed write *before* deciding again (agents return the
+    /// earlier outcome of a repeated causation id). The default answers
+    /// `None` — "not known" — for storages without key lookups; appends
+    /// are still deduplicated by [`Storage::submit`].
+    fn key_offset(&self, topic: &Name, key: &IdempotencyKey) -> Result<Option<u64>> {
+        let _ = (topic, key);
+        Ok(None)
+    }
 
     /// Trims at-least-once messages (and their idempotency keys) older than
     /// their topic's retention at `now`. Backends also do this in the

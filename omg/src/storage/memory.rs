@@ -439,6 +439,15 @@ impl Storage for MemoryStorage {
             .copied())
     }
 
+    fn key_offset(&self, topic: &Name, key: &IdempotencyKey) -> Result<Option<u64>> {
+        self.check_open()?;
+        let state = lock(&self.state);
+        let log = state.topics.get(topic).ok_or_else(|| Error::UnknownTopic {
+            topic: topic.clone(),
+        })?;
+        Ok(log.keys.get(key).copied())
+    }
+
     fn trim_expired(&self, now: Timestamp) -> Result<u64> {
         self.check_open()?;
         Ok(lock(&self.state)

@@ -189,6 +189,22 @@ fn idempotency_keys(harness: &dyn Harness, place: &Place) {
             .expect("redeclare");
         assert_eq!(topic.publisher().publish_keyed("k", 4).expect("retry"), 1);
         assert_eq!(topic.publisher().publish_keyed("j", 5).expect("new"), 2);
+        let key = |k: &str| crate::IdempotencyKey::new(k).expect("key");
+        let storage = agency.storage();
+        assert_eq!(
+            storage.key_offset(topic.name(), &key("k")).expect("lookup"),
+            Some(1)
+        );
+        assert_eq!(
+            storage.key_offset(topic.name(), &key("j")).expect("lookup"),
+            Some(2)
+        );
+        assert_eq!(
+            storage
+                .key_offset(topic.name(), &key("never"))
+                .expect("lookup"),
+            None
+        );
         let mut cursor = topic.cursor(StartAt::Earliest).expect("cursor");
         let values: Vec<u64> = (0..3).map(|_| cursor.recv().expect("recv").value).collect();
         assert_eq!(values, [1, 2, 5]);
