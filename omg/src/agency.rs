@@ -20,7 +20,7 @@ use crate::{
     ring::Ring,
     storage::{MemoryStorage, Storage, TopicSpec, TopicWatcher},
     sync::lock,
-    topic::{Close, Kind},
+    topic::{Close, Decoder, Kind, postcard_decoder},
 };
 
 /// The default largest encoded message: 1 MiB.
@@ -178,13 +178,25 @@ impl Agency {
         delivery: Delivery,
         message_type: &str,
     ) -> Result<Topic<T>> {
+        self.declare_with(name, delivery, message_type, postcard_decoder::<T>)
+    }
+
+    /// [`Agency::declare`] with the decoder its cursors use (agents decode
+    /// their events through the state's upcaster).
+    pub(crate) fn declare_with<T: Message>(
+        &self,
+        name: Name,
+        delivery: Delivery,
+        message_type: &str,
+        decode: Decoder<T>,
+    ) -> Result<Topic<T>> {
         self.check_open()?;
         let mut topics = lock(&self.inner.topics);
         if let Some(entry) = topics.get(&name) {
             let kind = entry.kind.downcast_ref::<Kind<T>>();
             return match kind {
                 Some(kind) if entry.delivery == delivery && entry.type_id == TypeId::of::<T>() => {
-                    Ok(self.handle(name, delivery, kind.clone()))
+                    Ok(self.handle(name, delivery, kind.clone(), decode))
                 }
                 _ => Err(Error::TopicMismatch {
                     topic: name,
@@ -236,15 +248,22 @@ impl Agency {
                 closer,
             },
         );
-        Ok(self.handle(name, delivery, kind))
+        Ok(self.handle(name, delivery, kind, decode))
     }
 
-    fn handle<T>(&self, name: Name, delivery: Delivery, kind: Kind<T>) -> Topic<T> {
+    fn handle<T>(
+        &self,
+        name: Name,
+        delivery: Delivery,
+        kind: Kind<T>,
+        decode: Decoder<T>,
+    ) -> Topic<T> {
         Topic {
             agency: self.clone(),
             name,
             delivery,
             kind,
+            decode,
         }
     }
 

@@ -454,11 +454,11 @@ impl<T: Message> Cursor<T> {
                 *index += 1;
                 self.position = stored.offset + 1;
                 let value =
-                    postcard::from_bytes::<T>(stored.payload).map_err(|e| Error::Decode {
+                    (self.topic.decode)(stored.payload).map_err(|reason| Error::Decode {
                         topic: self.topic.name.clone(),
                         offset: stored.offset,
                         type_name: std::any::type_name::<T>().into(),
-                        reason: e.to_string(),
+                        reason,
                     })?;
                 Ok(Some(Record {
                     offset: stored.offset,

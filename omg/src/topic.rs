@@ -14,6 +14,16 @@ pub struct Topic<T> {
     pub(crate) name: Name,
     pub(crate) delivery: Delivery,
     pub(crate) kind: Kind<T>,
+    /// How cursors of this handle decode stored messages.
+    pub(crate) decode: Decoder<T>,
+}
+
+/// Decodes a stored payload, or says why it cannot.
+pub(crate) type Decoder<T> = fn(&[u8]) -> Result<T, String>;
+
+/// The default decoder: postcard, the encoding of every durable topic.
+pub(crate) fn postcard_decoder<T: Message>(payload: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(payload).map_err(|e| e.to_string())
 }
 
 /// Where a topic's messages live.
@@ -132,6 +142,7 @@ impl<T> Clone for Topic<T> {
             name: self.name.clone(),
             delivery: self.delivery,
             kind: self.kind.clone(),
+            decode: self.decode,
         }
     }
 }

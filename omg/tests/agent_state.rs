@@ -406,6 +406,29 @@ fn events_of_an_older_type_load_through_the_upcaster() -> Result<(), Box<dyn std
     let state = total.state()?;
     assert_eq!(state.sum, 7);
     assert_eq!(state.notes, ["v1", "v1", "v2"]);
+    // Subscribers of the agent's events (projections, mirrors) see the
+    // upcast events too, not decode errors.
+    let mut events = total.events().cursor(StartAt::Earliest)?;
+    let seen: Vec<upcasting::EventV2> = (0..3)
+        .map(|_| events.recv().map(|r| r.value))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(
+        seen,
+        [
+            upcasting::EventV2::Added {
+                amount: 4,
+                note: "v1".into()
+            },
+            upcasting::EventV2::Added {
+                amount: 5,
+                note: "v1".into()
+            },
+            upcasting::EventV2::Added {
+                amount: -2,
+                note: "v2".into()
+            },
+        ]
+    );
     Ok(())
 }
 

@@ -120,10 +120,11 @@ impl Agency {
         options: AgentOptions,
     ) -> crate::Result<Agent<S>> {
         let name = Name::new(name)?;
-        let events = self.declare(
+        let events = self.declare_with(
             Name::reserved(&format!(".agent/{name}/events"))?,
             Delivery::exactly_once(),
             &S::event_type_name(),
+            decode_event_payload::<S>,
         )?;
         // A stable schema name, not the Rust path (which moves with refactors
         // and would make every stored snapshot topic a mismatch).
@@ -561,6 +562,17 @@ fn decode_event<S: AgentState>(
     offset: u64,
     payload: &[u8],
 ) -> crate::Result<S::Event> {
+    decode_event_payload::<S>(payload).map_err(|reason| Error::Decode {
+        topic: topic.clone(),
+        offset,
+        type_name: std::any::type_name::<S::Event>().into(),
+        reason,
+    })
+}
+
+/// The decoder of an agent's event topic, also used by every cursor on it
+/// (projections, mirrors), so that they see upcast events too.
+fn decode_event_payload<S: AgentState>(payload: &[u8]) -> Result<S::Event, String> {
     // A payload the current type reads only a prefix of was written by
     // another (longer) shape: it goes to the upcaster, not silently truncated.
     let reason = match postcard::take_from_bytes::<S::Event>(payload) {
@@ -568,12 +580,7 @@ fn decode_event<S: AgentState>(
         Ok((_, rest)) => format!("{} bytes left over after the event", rest.len()),
         Err(e) => e.to_string(),
     };
-    S::upcast(payload).ok_or_else(|| Error::Decode {
-        topic: topic.clone(),
-        offset,
-        type_name: std::any::type_name::<S::Event>().into(),
-        reason,
-    })
+    S::upcast(payload).ok_or(reason)
 }
 
 impl<S: AgentState> Clone for Agent<S> {
