@@ -38,6 +38,11 @@ pub struct SqliteOptions {
     pub watch_interval: Duration,
     /// Reader connections. Default 2.
     pub readers: usize,
+    /// The largest payload a batch may append, in bytes; a larger one fails
+    /// its batch with [`omg::Error::TooLarge`] before anything is queued.
+    /// Default 16 MiB (the agency's own, usually smaller, limit applies
+    /// first: [`AgencyBuilder::max_message_size`](omg::AgencyBuilder::max_message_size)).
+    pub max_message_size: usize,
 }
 
 impl Default for SqliteOptions {
@@ -51,6 +56,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(10),
             watch_interval: Duration::from_millis(5),
             readers: 2,
+            max_message_size: 16 << 20,
         }
     }
 }
@@ -64,6 +70,12 @@ impl SqliteOptions {
     /// Sets [`SqliteOptions::durability`].
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Sets [`SqliteOptions::max_message_size`].
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
         self
     }
 

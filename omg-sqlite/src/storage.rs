@@ -32,6 +32,7 @@ pub struct SqliteStorage {
     path: PathBuf,
     queue: flume::Sender<Command>,
     queue_capacity: usize,
+    max_message_size: usize,
     readers: Readers,
     closed: AtomicBool,
     stop_watch: Arc<AtomicBool>,
@@ -93,6 +94,7 @@ impl SqliteStorage {
             path,
             queue,
             queue_capacity: options.queue_capacity,
+            max_message_size: options.max_message_size,
             readers: Readers::new(readers),
             closed: AtomicBool::new(false),
             stop_watch,
@@ -144,6 +146,18 @@ impl Storage for SqliteStorage {
     fn submit(&self, batch: WriteBatch, admission: Admission) -> Result<Completion, SubmitError> {
         if let Err(e) = self.check_open() {
             return Err(SubmitError::Failed(e, batch));
+        }
+        if let Some(append) = batch
+            .appends
+            .iter()
+            .find(|a| a.payload.len() > self.max_message_size)
+        {
+            let error = omg::Error::TooLarge {
+                topic: append.topic.clone(),
+                size: append.payload.len(),
+                max: self.max_message_size,
+            };
+            return Err(SubmitError::Failed(error, batch));
         }
         if admission.may_refuse() && self.queue.len() >= self.queue_capacity {
             return Err(SubmitError::Full(batch));

@@ -261,3 +261,32 @@ fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
     }
     agency.shutdown();
 }
+
+#[test]
+fn a_message_over_the_storage_maximum_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    let options = SqliteOptions::new().max_message_size(64);
+    let agency = Agency::builder()
+        .storage(Arc::new(SqliteStorage::open_with(&path, options).unwrap()))
+        .build();
+    let topic = agency
+        .topic::<Vec<u8>>("blobs", Delivery::ExactlyOnce)
+        .unwrap();
+    let publisher = topic.publisher();
+    // postcard adds a one-byte length prefix to a 63-byte vector.
+    assert_eq!(publisher.publish(vec![7; 63]).unwrap(), 0);
+    match publisher.publish(vec![7; 64]) {
+        Err(Error::TooLarge { topic, size, max }) => {
+            assert_eq!((topic.as_str(), size, max), ("blobs", 65, 64));
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let refused = publisher.try_publish(vec![1; 100]).unwrap_err();
+    assert!(matches!(
+        refused.error(),
+        Some(Error::TooLarge { size: 101, .. })
+    ));
+    assert_eq!(refused.into_inner().len(), 100, "the message comes back");
+    assert_eq!(topic.bounds().unwrap(), (0, 1), "nothing else was appended");
+}
