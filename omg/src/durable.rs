@@ -8,7 +8,7 @@ use crate::{
     life::Life,
     signal::{Signal, WaitList},
     storage::{Storage, TopicWatcher},
-    sync::{AtomicU8, AtomicU64, Mutex, Ordering, lock},
+    sync::{AtomicBool, AtomicU8, AtomicU64, Mutex, Ordering, lock},
 };
 
 #[derive(Debug)]
@@ -19,6 +19,12 @@ pub(crate) struct DurableTopic {
     /// it is past their position, so an idle `try_recv` touches no storage.
     head: AtomicU64,
     life: AtomicU8,
+    /// Set (under `waiters`' lock) before a cursor re-checks the head and
+    /// registers; cleared when a commit takes the list. A commit that finds
+    /// it clear skips the lock: with both sides `SeqCst` (store then load,
+    /// on each side), either the commit sees the flag or the cursor sees
+    /// the new head — a wake-up cannot be lost.
+    may_wait: AtomicBool,
     waiters: Mutex<WaitList>,
 }
 
@@ -29,6 +35,7 @@ impl DurableTopic {
             storage,
             head: AtomicU64::new(head),
             life: AtomicU8::new(Life::Open as u8),
+            may_wait: AtomicBool::new(false),
             waiters: Mutex::new(WaitList::default()),
         }
     }
@@ -50,8 +57,10 @@ impl DurableTopic {
     /// topic closed; returns whether it registered (the caller may sleep).
     pub(crate) fn register_unless_ready(&self, position: u64, signal: &Signal) -> bool {
         let mut waiters = lock(&self.waiters);
-        // Re-checked under the lock that `committed` takes after raising the head.
-        if self.head() > position || self.check().is_err() {
+        self.may_wait.store(true, Ordering::SeqCst);
+        // Re-checked after raising the flag that `committed` reads after
+        // raising the head (see `may_wait`).
+        if self.head.load(Ordering::SeqCst) > position || self.check().is_err() {
             return false;
         }
         waiters.register(signal);
@@ -72,8 +81,13 @@ impl DurableTopic {
 
 impl TopicWatcher for DurableTopic {
     fn committed(&self, next_offset: u64) {
-        self.head.fetch_max(next_offset, Ordering::AcqRel);
+        self.head.fetch_max(next_offset, Ordering::SeqCst);
+        // The common publish with nobody blocked takes no lock.
+        if !self.may_wait.load(Ordering::SeqCst) {
+            return;
+        }
         let mut waiters = lock(&self.waiters);
+        self.may_wait.store(false, Ordering::SeqCst);
         if waiters.is_empty() {
             return;
         }

@@ -19,8 +19,23 @@ pub const MAX_NAME_LEN: usize = 200;
 /// assert!(Name::new("orders.v2").is_ok());
 /// assert!(Name::new("no spaces").is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct Name(Arc<str>);
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        // Names are cloned from one handle, so most comparisons (map
+        // lookups on every publish) are of the same allocation.
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes, which `Borrow<str>` lookups rely on.
+        self.0.hash(state);
+    }
+}
 
 impl Name {
     /// Validates `name`.

@@ -126,8 +126,9 @@ impl<T: Message> Publisher<T> {
     ) -> Result<Receipt, TryPublishError<T>> {
         match self.send(key, message, Admission::IfRoom) {
             Ok(Sent::Done(offset)) => Ok(Receipt::done(Ok(offset))),
-            Ok(Sent::Pending(mut completion)) => match completion.try_take() {
-                Some(outcome) => Ok(Receipt::done(self.finish(outcome))),
+            // The in-memory storage completes inline: no receipt to poll.
+            Ok(Sent::Pending(mut completion)) => match completion.try_take_first() {
+                Some(first) => Ok(Receipt::done(self.finish_first(first))),
                 None => Ok(Receipt::pending(completion, 0)),
             },
             Err((reason, message)) => Err(TryPublishError::new(reason, message)),
@@ -136,6 +137,12 @@ impl<T: Message> Publisher<T> {
 
     fn finish(&self, outcome: crate::storage::BatchOutcome) -> Result<u64> {
         first_offset(outcome, 0).map_err(|e| self.topic.agency.explain(&self.topic.name, e))
+    }
+
+    fn finish_first(&self, first: Result<Option<crate::storage::Appended>>) -> Result<u64> {
+        first
+            .map(|a| a.map_or(0, |a| a.offset))
+            .map_err(|e| self.topic.agency.explain(&self.topic.name, e))
     }
 
     /// The one state machine behind every flavour: store in the ring, or

@@ -46,9 +46,9 @@ impl Receipt {
                 position,
             } => {
                 let position = *position;
-                let outcome = completion.try_take()?;
+                let first = completion.try_take_first()?;
                 self.state = State::Done(None);
-                Some(first_offset(outcome, position))
+                Some(first.map(|a| a.map_or(position, |a| a.offset)))
             }
         }
     }

@@ -26,6 +26,8 @@ pub struct Completion {
 
 enum State {
     Ready(Option<BatchOutcome>),
+    /// A batch of one append completed inline: no list to allocate.
+    ReadyOne(Option<Result<Appended, Error>>),
     Pending {
         receiver: flume::Receiver<BatchOutcome>,
         waiting: Option<flume::r#async::RecvFut<'static, BatchOutcome>>,
@@ -42,6 +44,15 @@ impl Completion {
     pub fn ready(outcome: BatchOutcome) -> Self {
         Self {
             state: State::Ready(Some(outcome)),
+        }
+    }
+
+    /// A completed batch of one append: what [`ready`](Self::ready) with a
+    /// one-element list means, without allocating the list (the in-memory
+    /// storage's publish path).
+    pub fn appended(outcome: Result<Appended, Error>) -> Self {
+        Self {
+            state: State::ReadyOne(Some(outcome)),
         }
     }
 
@@ -62,6 +73,7 @@ impl Completion {
     pub fn try_take(&mut self) -> Option<BatchOutcome> {
         match &mut self.state {
             State::Ready(outcome) => outcome.take(),
+            State::ReadyOne(outcome) => outcome.take().map(|r| r.map(|a| vec![a])),
             State::Pending { receiver, .. } => match receiver.try_recv() {
                 Ok(outcome) => Some(outcome),
                 Err(flume::TryRecvError::Empty) => None,
@@ -74,6 +86,7 @@ impl Completion {
     pub fn wait(mut self) -> BatchOutcome {
         match &mut self.state {
             State::Ready(outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
+            State::ReadyOne(outcome) => taken_one(outcome),
             State::Pending { receiver, .. } => receiver.recv().unwrap_or_else(|_| Err(dropped())),
         }
     }
@@ -84,9 +97,22 @@ impl Completion {
         std::future::poll_fn(|cx| self.poll_outcome(cx)).await
     }
 
+    /// The first append's result if the batch completed, without blocking
+    /// and, for [`appended`](Self::appended), without allocating: the
+    /// publish path's [`try_take`](Self::try_take).
+    pub(crate) fn try_take_first(&mut self) -> Option<Result<Option<Appended>, Error>> {
+        match &mut self.state {
+            State::ReadyOne(outcome) => outcome.take().map(|r| r.map(Some)),
+            _ => self
+                .try_take()
+                .map(|outcome| outcome.map(|list| list.first().copied())),
+        }
+    }
+
     pub(crate) fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<BatchOutcome> {
         match &mut self.state {
             State::Ready(outcome) => Poll::Ready(outcome.take().unwrap_or_else(|| Err(dropped()))),
+            State::ReadyOne(outcome) => Poll::Ready(taken_one(outcome)),
             State::Pending { receiver, waiting } => {
                 let future = waiting.get_or_insert_with(|| receiver.clone().into_recv_async());
                 match Pin::new(future).poll(cx) {
@@ -108,6 +134,14 @@ impl Completer {
     }
 }
 
+/// A taken [`State::ReadyOne`] as a list.
+fn taken_one(outcome: &mut Option<Result<Appended, Error>>) -> BatchOutcome {
+    match outcome.take() {
+        Some(result) => result.map(|a| vec![a]),
+        None => Err(dropped()),
+    }
+}
+
 fn dropped() -> Error {
     Error::Storage(StorageError::new(
         StorageErrorKind::Closed,
@@ -119,6 +153,7 @@ impl fmt::Debug for Completion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let done = match &self.state {
             State::Ready(outcome) => outcome.is_some(),
+            State::ReadyOne(outcome) => outcome.is_some(),
             State::Pending { receiver, .. } => !receiver.is_empty(),
         };
         f.debug_struct("Completion").field("done", &done).finish()

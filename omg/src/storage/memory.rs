@@ -12,38 +12,37 @@ use std::{
 
 use super::{
     Admission, Appended, Completion, IdempotencyKey, ReadBuf, ReadInfo, Storage, SubmitError,
-    TopicInfo, TopicSpec, TopicWatcher, WriteBatch,
+    TopicInfo, TopicSpec, TopicWatcher, WriteBatch, chunked::Chunked,
 };
 use crate::{Delivery, Error, Name, Result, StorageError, StorageErrorKind, Timestamp, sync::lock};
 
-/// A topic's watchers. Replaced as a whole when one registers, so that a
-/// commit takes them with one reference count instead of a copy.
-type Watchers = Arc<[Weak<dyn TopicWatcher>]>;
+/// A topic's watchers, held weakly: a topic's handle owns the storage, not
+/// the other way round.
+type Watchers = Vec<Weak<dyn TopicWatcher>>;
 
-/// Watchers to tell, after a commit, each with its topic's new head. The
-/// first topic is kept inline: a publish touches one topic, and allocating
-/// a list for it would cost more than the append itself.
+/// Watchers to tell, after a commit, each with its topic's new head. They
+/// are upgraded under the storage's lock and told after it is released.
+/// The first is kept inline: a publish touches one topic with one watcher,
+/// and a list for it would cost more than the append itself.
 #[derive(Default)]
 struct Notifications {
-    first: Option<(Watchers, u64)>,
-    more: Vec<(Watchers, u64)>,
+    first: Option<(Arc<dyn TopicWatcher>, u64)>,
+    more: Vec<(Arc<dyn TopicWatcher>, u64)>,
 }
 
 impl Notifications {
-    fn push(&mut self, watchers: Watchers, head: u64) {
+    fn push(&mut self, watcher: Arc<dyn TopicWatcher>, head: u64) {
         if self.first.is_none() {
-            self.first = Some((watchers, head));
+            self.first = Some((watcher, head));
         } else {
-            self.more.push((watchers, head));
+            self.more.push((watcher, head));
         }
     }
 
-    /// Tells every live watcher; call without holding the storage's lock.
+    /// Tells every watcher; call without holding the storage's lock.
     fn notify(self) {
-        for (watchers, head) in self.first.into_iter().chain(self.more) {
-            for watcher in watchers.iter().filter_map(Weak::upgrade) {
-                watcher.committed(head);
-            }
+        for (watcher, head) in self.first.into_iter().chain(self.more) {
+            watcher.committed(head);
         }
     }
 }
@@ -67,41 +66,32 @@ struct State {
 #[derive(Clone)]
 struct Log {
     spec: TopicSpec,
-    /// Offset of `records[0]`.
-    first: u64,
-    records: VecDeque<Rec>,
+    records: Chunked,
     keys: HashMap<IdempotencyKey, u64>,
     /// Keys in append order, for trimming them with their retention.
     key_times: VecDeque<(Timestamp, IdempotencyKey)>,
     watchers: Watchers,
 }
 
-#[derive(Clone)]
-struct Rec {
-    timestamp: Timestamp,
-    /// Kept as the publisher encoded it: shrinking it would cost a copy.
-    payload: Vec<u8>,
-}
-
 impl std::fmt::Debug for Log {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Log")
             .field("spec", &self.spec)
-            .field("first", &self.first)
-            .field("len", &self.records.len())
+            .field("first", &self.records.first())
+            .field("next", &self.records.next())
             .finish_non_exhaustive()
     }
 }
 
 impl Log {
     fn next(&self) -> u64 {
-        self.first + self.records.len() as u64
+        self.records.next()
     }
 
     fn last_timestamp(&self) -> Timestamp {
         self.records
-            .back()
-            .map_or(Timestamp::from_micros(i64::MIN), |r| r.timestamp)
+            .last_timestamp()
+            .unwrap_or(Timestamp::from_micros(i64::MIN))
     }
 
     fn retention(&self) -> Option<std::time::Duration> {
@@ -127,10 +117,7 @@ impl Log {
                 self.key_times.push_back((timestamp, key));
             }
         }
-        self.records.push_back(Rec {
-            timestamp,
-            payload: append.payload,
-        });
+        self.records.push(timestamp, &append.payload);
         Appended {
             offset,
             duplicate: false,
@@ -139,7 +126,10 @@ impl Log {
 
     /// Adds this topic's watchers, with its head, to `notify`.
     fn notifications(&self, notify: &mut Notifications) {
-        notify.push(self.watchers.clone(), self.next());
+        let head = self.next();
+        for watcher in self.watchers.iter().filter_map(Weak::upgrade) {
+            notify.push(watcher, head);
+        }
     }
 
     fn trim(&mut self, now: Timestamp) -> u64 {
@@ -147,12 +137,7 @@ impl Log {
             return 0;
         };
         let cutoff = now.saturating_sub(retain);
-        let mut removed = 0;
-        while self.records.front().is_some_and(|r| r.timestamp < cutoff) {
-            self.records.pop_front();
-            self.first += 1;
-            removed += 1;
-        }
+        let removed = self.records.trim_before(cutoff);
         while self.key_times.front().is_some_and(|(t, _)| *t < cutoff) {
             if let Some((_, key)) = self.key_times.pop_front() {
                 self.keys.remove(&key);
@@ -173,7 +158,7 @@ impl MemoryStorage {
     pub fn reopened(&self) -> Self {
         let mut state = lock(&self.state).clone();
         for log in state.topics.values_mut() {
-            log.watchers = Arc::new([]);
+            log.watchers = Vec::new();
         }
         Self {
             state: Mutex::new(state),
@@ -191,7 +176,7 @@ impl MemoryStorage {
 
     /// Applies a batch atomically; returns the outcome and the watchers to
     /// notify with each touched topic's new head.
-    fn apply(&self, mut batch: WriteBatch) -> (Result<Vec<Appended>>, Notifications) {
+    fn apply(&self, mut batch: WriteBatch) -> (Completion, Notifications) {
         let mut state = lock(&self.state);
         if batch.appends.len() == 1
             && batch.commits.is_empty()
@@ -201,7 +186,7 @@ impl MemoryStorage {
             return apply_one(&mut state, append);
         }
         if let Err(e) = validate(&state, &batch) {
-            return (Err(e), Notifications::default());
+            return (Completion::ready(Err(e)), Notifications::default());
         }
         let mut results = Vec::with_capacity(batch.appends.len());
         let mut touched: Vec<Name> = Vec::new();
@@ -227,16 +212,17 @@ impl MemoryStorage {
                 log.notifications(&mut notify);
             }
         }
-        (Ok(results), notify)
+        (Completion::ready(Ok(results)), notify)
     }
 }
 
 /// [`MemoryStorage::apply`] for a batch of one append, the common publish:
 /// checking and applying it take one topic lookup.
-fn apply_one(state: &mut State, append: super::Append) -> (Result<Vec<Appended>>, Notifications) {
+fn apply_one(state: &mut State, append: super::Append) -> (Completion, Notifications) {
+    let failed = |e: Error| (Completion::appended(Err(e)), Notifications::default());
     let Some(log) = state.topics.get_mut(&append.topic) else {
         let topic = append.topic;
-        return (Err(Error::UnknownTopic { topic }), Notifications::default());
+        return failed(Error::UnknownTopic { topic });
     };
     let duplicate = append
         .key
@@ -246,19 +232,18 @@ fn apply_one(state: &mut State, append: super::Append) -> (Result<Vec<Appended>>
         && let Some(expected) = append.expected_offset
         && expected != log.next()
     {
-        let error = Error::Conflict {
+        return failed(Error::Conflict {
             topic: append.topic,
             expected,
             actual: log.next(),
-        };
-        return (Err(error), Notifications::default());
+        });
     }
     let appended = log.append(append);
     let mut notify = Notifications::default();
     if !appended.duplicate {
         log.notifications(&mut notify);
     }
-    (Ok(vec![appended]), notify)
+    (Completion::appended(Ok(appended)), notify)
 }
 
 /// Checks a batch against the state without changing anything, so that
@@ -333,11 +318,10 @@ impl Storage for MemoryStorage {
             .entry(spec.name.clone())
             .or_insert_with(|| Log {
                 spec: spec.clone(),
-                first: 0,
-                records: VecDeque::new(),
+                records: Chunked::default(),
                 keys: HashMap::new(),
                 key_times: VecDeque::new(),
-                watchers: Arc::new([]),
+                watchers: Vec::new(),
             });
         if log.spec != *spec {
             return Err(Error::TopicMismatch {
@@ -346,15 +330,10 @@ impl Storage for MemoryStorage {
                 requested: spec.describe(),
             });
         }
-        log.watchers = log
-            .watchers
-            .iter()
-            .filter(|w| w.strong_count() > 0)
-            .cloned()
-            .chain(std::iter::once(watcher))
-            .collect();
+        log.watchers.retain(|w| w.strong_count() > 0);
+        log.watchers.push(watcher);
         Ok(TopicInfo {
-            first_offset: log.first,
+            first_offset: log.records.first(),
             next_offset: log.next(),
         })
     }
@@ -398,9 +377,9 @@ impl Storage for MemoryStorage {
         if let Err(e) = self.check_open() {
             return Err(SubmitError::Failed(e, batch));
         }
-        let (outcome, notify) = self.apply(batch);
+        let (completion, notify) = self.apply(batch);
         notify.notify();
-        Ok(Completion::ready(outcome))
+        Ok(completion)
     }
 
     fn read(&self, topic: &Name, from: u64, max: usize, out: &mut ReadBuf) -> Result<ReadInfo> {
@@ -410,13 +389,11 @@ impl Storage for MemoryStorage {
         let log = state.topics.get(topic).ok_or_else(|| Error::UnknownTopic {
             topic: topic.clone(),
         })?;
-        let start = from.max(log.first);
-        let skip = usize::try_from(start - log.first).unwrap_or(usize::MAX);
-        for (i, rec) in log.records.iter().skip(skip).take(max).enumerate() {
-            out.push(start + i as u64, rec.timestamp, &rec.payload);
+        for (offset, timestamp, payload) in log.records.iter_from(from, max) {
+            out.push(offset, timestamp, payload);
         }
         Ok(ReadInfo {
-            first_offset: log.first,
+            first_offset: log.records.first(),
             next_offset: log.next(),
         })
     }
@@ -427,8 +404,7 @@ impl Storage for MemoryStorage {
         let log = state.topics.get(topic).ok_or_else(|| Error::UnknownTopic {
             topic: topic.clone(),
         })?;
-        let index = log.records.partition_point(|r| r.timestamp < time);
-        Ok(log.first + index as u64)
+        Ok(log.records.offset_at(time))
     }
 
     fn cursor_position(&self, topic: &Name, cursor: &Name) -> Result<Option<u64>> {

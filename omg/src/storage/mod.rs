@@ -13,6 +13,7 @@
 
 mod backend;
 mod batch;
+mod chunked;
 mod completion;
 mod memory;
 mod read_buf;
