@@ -1,12 +1,7 @@
 //! Completion handles: how a submitted write reports its outcome to blocking,
 //! async and polling waiters alike.
 
-use std::{
-    fmt,
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
-};
+use std::{fmt, future::IntoFuture};
 
 use super::Appended;
 use crate::{Error, StorageError, StorageErrorKind};
@@ -28,15 +23,13 @@ enum State {
     Ready(Option<BatchOutcome>),
     /// A batch of one append completed inline: no list to allocate.
     ReadyOne(Option<Result<Appended, Error>>),
-    Pending {
-        receiver: flume::Receiver<BatchOutcome>,
-        waiting: Option<flume::r#async::RecvFut<'static, BatchOutcome>>,
-    },
+    /// A oneshot channel: one allocation, no lock, one wake-up.
+    Pending(oneshot::Receiver<BatchOutcome>),
 }
 
 /// The backend's half of a pending [`Completion`].
 pub struct Completer {
-    sender: flume::Sender<BatchOutcome>,
+    sender: oneshot::Sender<BatchOutcome>,
 }
 
 impl Completion {
@@ -58,12 +51,9 @@ impl Completion {
 
     /// A completion that a [`Completer`] will finish.
     pub fn pending() -> (Completer, Self) {
-        let (sender, receiver) = flume::bounded(1);
+        let (sender, receiver) = oneshot::channel();
         let completion = Self {
-            state: State::Pending {
-                receiver,
-                waiting: None,
-            },
+            state: State::Pending(receiver),
         };
         (Completer { sender }, completion)
     }
@@ -74,27 +64,34 @@ impl Completion {
         match &mut self.state {
             State::Ready(outcome) => outcome.take(),
             State::ReadyOne(outcome) => outcome.take().map(|r| r.map(|a| vec![a])),
-            State::Pending { receiver, .. } => match receiver.try_recv() {
+            State::Pending(receiver) => match receiver.try_recv() {
                 Ok(outcome) => Some(outcome),
-                Err(flume::TryRecvError::Empty) => None,
-                Err(flume::TryRecvError::Disconnected) => Some(Err(dropped())),
+                Err(oneshot::TryRecvError::Empty) => None,
+                Err(oneshot::TryRecvError::Disconnected) => Some(Err(dropped())),
             },
         }
     }
 
     /// Blocks until the batch completes.
-    pub fn wait(mut self) -> BatchOutcome {
-        match &mut self.state {
-            State::Ready(outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
-            State::ReadyOne(outcome) => taken_one(outcome),
-            State::Pending { receiver, .. } => receiver.recv().unwrap_or_else(|_| Err(dropped())),
+    pub fn wait(self) -> BatchOutcome {
+        match self.state {
+            State::Ready(mut outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
+            State::ReadyOne(mut outcome) => taken_one(&mut outcome),
+            State::Pending(receiver) => receiver.recv().unwrap_or_else(|_| Err(dropped())),
         }
     }
 
     /// Waits asynchronously until the batch completes. Cancel-safe: dropping
     /// the future leaves the write as submitted.
-    pub async fn wait_async(mut self) -> BatchOutcome {
-        std::future::poll_fn(|cx| self.poll_outcome(cx)).await
+    pub async fn wait_async(self) -> BatchOutcome {
+        match self.state {
+            State::Ready(mut outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
+            State::ReadyOne(mut outcome) => taken_one(&mut outcome),
+            State::Pending(receiver) => receiver
+                .into_future()
+                .await
+                .unwrap_or_else(|_| Err(dropped())),
+        }
     }
 
     /// The first append's result if the batch completed, without blocking
@@ -106,23 +103,6 @@ impl Completion {
             _ => self
                 .try_take()
                 .map(|outcome| outcome.map(|list| list.first().copied())),
-        }
-    }
-
-    pub(crate) fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<BatchOutcome> {
-        match &mut self.state {
-            State::Ready(outcome) => Poll::Ready(outcome.take().unwrap_or_else(|| Err(dropped()))),
-            State::ReadyOne(outcome) => Poll::Ready(taken_one(outcome)),
-            State::Pending { receiver, waiting } => {
-                let future = waiting.get_or_insert_with(|| receiver.clone().into_recv_async());
-                match Pin::new(future).poll(cx) {
-                    Poll::Ready(result) => {
-                        *waiting = None;
-                        Poll::Ready(result.unwrap_or_else(|_| Err(dropped())))
-                    }
-                    Poll::Pending => Poll::Pending,
-                }
-            }
         }
     }
 }
@@ -154,7 +134,7 @@ impl fmt::Debug for Completion {
         let done = match &self.state {
             State::Ready(outcome) => outcome.is_some(),
             State::ReadyOne(outcome) => outcome.is_some(),
-            State::Pending { receiver, .. } => !receiver.is_empty(),
+            State::Pending(receiver) => receiver.has_message(),
         };
         f.debug_struct("Completion").field("done", &done).finish()
     }
