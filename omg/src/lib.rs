@@ -139,11 +139,12 @@ pub use {
 #[cfg(not(loom))]
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
-    const fn send<T: Send>() {}
     send_sync::<Agency>();
     send_sync::<Topic<String>>();
     send_sync::<Publisher<String>>();
-    send::<Cursor<String>>();
-    send::<Receipt>();
+    // Sync too: Bevy keeps cursors and receipts in resources.
+    send_sync::<Cursor<String>>();
+    send_sync::<Receipt>();
+    send_sync::<storage::Completion>();
     send_sync::<Error>();
 };

@@ -1,7 +1,11 @@
 //! Completion handles: how a submitted write reports its outcome to blocking,
 //! async and polling waiters alike.
 
-use std::{fmt, future::IntoFuture};
+use std::{
+    fmt,
+    future::IntoFuture,
+    sync::{Mutex, PoisonError},
+};
 
 use super::Appended;
 use crate::{Error, StorageError, StorageErrorKind};
@@ -23,8 +27,11 @@ enum State {
     Ready(Option<BatchOutcome>),
     /// A batch of one append completed inline: no list to allocate.
     ReadyOne(Option<Result<Appended, Error>>),
-    /// A oneshot channel: one allocation, no lock, one wake-up.
-    Pending(oneshot::Receiver<BatchOutcome>),
+    /// A oneshot channel: one allocation and one wake-up per write. The
+    /// mutex is never contended (every access is through `&mut self` or
+    /// `self`); it only makes the receiver `Sync`, as a `Completion` inside
+    /// a `Receipt` or a cursor must be (Bevy resources, shared handles).
+    Pending(Mutex<oneshot::Receiver<BatchOutcome>>),
 }
 
 /// The backend's half of a pending [`Completion`].
@@ -53,7 +60,7 @@ impl Completion {
     pub fn pending() -> (Completer, Self) {
         let (sender, receiver) = oneshot::channel();
         let completion = Self {
-            state: State::Pending(receiver),
+            state: State::Pending(Mutex::new(receiver)),
         };
         (Completer { sender }, completion)
     }
@@ -64,7 +71,11 @@ impl Completion {
         match &mut self.state {
             State::Ready(outcome) => outcome.take(),
             State::ReadyOne(outcome) => outcome.take().map(|r| r.map(|a| vec![a])),
-            State::Pending(receiver) => match receiver.try_recv() {
+            State::Pending(receiver) => match receiver
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .try_recv()
+            {
                 Ok(outcome) => Some(outcome),
                 Err(oneshot::TryRecvError::Empty) => None,
                 Err(oneshot::TryRecvError::Disconnected) => Some(Err(dropped())),
@@ -77,7 +88,11 @@ impl Completion {
         match self.state {
             State::Ready(mut outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
             State::ReadyOne(mut outcome) => taken_one(&mut outcome),
-            State::Pending(receiver) => receiver.recv().unwrap_or_else(|_| Err(dropped())),
+            State::Pending(receiver) => receiver
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .recv()
+                .unwrap_or_else(|_| Err(dropped())),
         }
     }
 
@@ -88,6 +103,8 @@ impl Completion {
             State::Ready(mut outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
             State::ReadyOne(mut outcome) => taken_one(&mut outcome),
             State::Pending(receiver) => receiver
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
                 .into_future()
                 .await
                 .unwrap_or_else(|_| Err(dropped())),
@@ -134,7 +151,7 @@ impl fmt::Debug for Completion {
         let done = match &self.state {
             State::Ready(outcome) => outcome.is_some(),
             State::ReadyOne(outcome) => outcome.is_some(),
-            State::Pending(receiver) => receiver.has_message(),
+            State::Pending(receiver) => receiver.try_lock().is_ok_and(|r| r.has_message()),
         };
         f.debug_struct("Completion").field("done", &done).finish()
     }
