@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use crate::{
     Error, Name,
+    head::Head,
     life::Life,
-    signal::{Signal, WaitList},
+    signal::Signal,
     storage::{Storage, TopicWatcher},
-    sync::{AtomicBool, AtomicU8, AtomicU64, Mutex, Ordering, lock},
+    sync::{AtomicU8, Ordering},
 };
 
 #[derive(Debug)]
@@ -17,15 +18,8 @@ pub(crate) struct DurableTopic {
     pub(crate) storage: Arc<dyn Storage>,
     /// Highest head any commit announced. Cursors read the storage only when
     /// it is past their position, so an idle `try_recv` touches no storage.
-    head: AtomicU64,
+    head: Head,
     life: AtomicU8,
-    /// Set (under `waiters`' lock) before a cursor re-checks the head and
-    /// registers; cleared when a commit takes the list. A commit that finds
-    /// it clear skips the lock: with both sides `SeqCst` (store then load,
-    /// on each side), either the commit sees the flag or the cursor sees
-    /// the new head — a wake-up cannot be lost.
-    may_wait: AtomicBool,
-    waiters: Mutex<WaitList>,
 }
 
 impl DurableTopic {
@@ -33,10 +27,8 @@ impl DurableTopic {
         Self {
             name,
             storage,
-            head: AtomicU64::new(head),
+            head: Head::new(head),
             life: AtomicU8::new(Life::Open as u8),
-            may_wait: AtomicBool::new(false),
-            waiters: Mutex::new(WaitList::default()),
         }
     }
 
@@ -45,26 +37,19 @@ impl DurableTopic {
     }
 
     pub(crate) fn head(&self) -> u64 {
-        self.head.load(Ordering::Acquire)
+        self.head.get()
     }
 
     /// Raises the known head (a read saw further than any announcement).
     pub(crate) fn observe_head(&self, head: u64) {
-        self.head.fetch_max(head, Ordering::AcqRel);
+        self.head.observe(head);
     }
 
     /// Registers `signal` unless the head already passed `position` or the
     /// topic closed; returns whether it registered (the caller may sleep).
     pub(crate) fn register_unless_ready(&self, position: u64, signal: &Signal) -> bool {
-        let mut waiters = lock(&self.waiters);
-        self.may_wait.store(true, Ordering::SeqCst);
-        // Re-checked after raising the flag that `committed` reads after
-        // raising the head (see `may_wait`).
-        if self.head.load(Ordering::SeqCst) > position || self.check().is_err() {
-            return false;
-        }
-        waiters.register(signal);
-        true
+        self.head
+            .register_unless_ready(position, signal, || self.check().is_err())
     }
 
     pub(crate) fn close(&self, life: Life) {
@@ -74,26 +59,13 @@ impl DurableTopic {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
-        let woken = lock(&self.waiters).take();
-        woken.notify();
+        self.head.wake_all().notify();
     }
 }
 
 impl TopicWatcher for DurableTopic {
     fn committed(&self, next_offset: u64) {
-        self.head.fetch_max(next_offset, Ordering::SeqCst);
-        // The common publish with nobody blocked takes no lock.
-        if !self.may_wait.load(Ordering::SeqCst) {
-            return;
-        }
-        let mut waiters = lock(&self.waiters);
-        self.may_wait.store(false, Ordering::SeqCst);
-        if waiters.is_empty() {
-            return;
-        }
-        let woken = waiters.take();
-        drop(waiters);
-        woken.notify();
+        self.head.advance(next_offset);
     }
 
     fn deleted(&self) {

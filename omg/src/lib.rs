@@ -81,6 +81,7 @@
 )]
 
 mod error;
+mod head;
 mod life;
 mod name;
 mod record;
