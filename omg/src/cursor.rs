@@ -75,6 +75,9 @@ pub struct Cursor<T> {
     position: u64,
     /// Messages found missing during a refill, reported before anything else.
     missed: u64,
+    /// Handed out by this handle, and reported lost to it (figures only).
+    delivered: u64,
+    missed_total: u64,
     buffer: Buffer<T>,
     named: Option<Named>,
 }
@@ -143,6 +146,8 @@ impl<T: Message> Cursor<T> {
             signal: Signal::new(),
             position,
             missed: 0,
+            delivered: 0,
+            missed_total: 0,
             buffer,
             named,
         })
@@ -175,6 +180,17 @@ impl<T: Message> Cursor<T> {
     /// The last position this process committed (or found committed).
     pub fn committed(&self) -> Option<u64> {
         self.named.as_ref().map(|n| n.committed)
+    }
+
+    /// How many messages this handle handed out.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// How many messages were reported lost to this handle (the sum of its
+    /// `Lagged(n)` reports).
+    pub fn missed(&self) -> u64 {
+        self.missed_total
     }
 
     /// When this named cursor commits; `None` for an anonymous cursor.
@@ -418,9 +434,11 @@ impl<T: Message> Cursor<T> {
             if self.missed > 0 {
                 let missed = std::mem::take(&mut self.missed);
                 self.position += missed;
+                self.missed_total += missed;
                 return Ok(Step::Missed(missed));
             }
             if let Some(record) = self.pop()? {
+                self.delivered += 1;
                 return Ok(Step::Ready(record));
             }
             if self.policy() == Some(CommitPolicy::AfterProcessing) {

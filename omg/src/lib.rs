@@ -109,6 +109,8 @@ mod publisher;
 #[cfg(not(loom))]
 mod receipt;
 #[cfg(not(loom))]
+mod stats;
+#[cfg(not(loom))]
 pub mod storage;
 #[cfg(all(feature = "testkit", not(loom)))]
 pub mod testkit;
@@ -132,6 +134,7 @@ pub use {
     delivery::{DEFAULT_RETAIN, Delivery, DeliveryClass},
     publisher::Publisher,
     receipt::Receipt,
+    stats::TopicStats,
     storage::{IdempotencyKey, MAX_KEY_LEN},
     topic::Topic,
 };

@@ -3,8 +3,11 @@
 use std::{fmt, sync::Arc};
 
 use crate::{
-    Agency, Cursor, Delivery, Error, Message, Name, Publisher, Result, StartAt,
-    durable::DurableTopic, life::Life, ring::Ring, storage::Storage,
+    Agency, Cursor, Delivery, Error, Message, Name, Publisher, Result, StartAt, TopicStats,
+    durable::DurableTopic,
+    life::Life,
+    ring::Ring,
+    storage::{Storage, StorageStats},
 };
 
 /// A typed handle to a declared topic, from [`Agency::topic`]. Cheap to
@@ -128,6 +131,25 @@ impl<T: Message> Topic<T> {
                 Ok((info.first_offset, info.next_offset))
             }
         }
+    }
+
+    /// The topic's run-time figures: retained range, head, and its
+    /// storage's pending writes and last commit latency.
+    ///
+    /// # Errors
+    /// See [`Topic::bounds`].
+    pub fn stats(&self) -> Result<TopicStats> {
+        let (first_offset, next_offset) = self.bounds()?;
+        let storage = match &self.kind {
+            Kind::Ring(_) => StorageStats::default(),
+            Kind::Durable(durable) => durable.storage.stats(),
+        };
+        Ok(TopicStats {
+            first_offset,
+            next_offset,
+            pending_writes: storage.pending_writes,
+            last_commit_latency: storage.last_commit_latency,
+        })
     }
 
     pub(crate) fn storage(&self) -> &Arc<dyn Storage> {

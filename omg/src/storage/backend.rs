@@ -2,7 +2,9 @@
 
 use std::{fmt, sync::Weak};
 
-use super::{Admission, Completion, IdempotencyKey, ReadBuf, ReadInfo, SubmitError, WriteBatch};
+use super::{
+    Admission, Completion, IdempotencyKey, ReadBuf, ReadInfo, StorageStats, SubmitError, WriteBatch,
+};
 use crate::{Delivery, Name, Result, Timestamp};
 
 /// A durable topic's declaration as a storage keeps it.
@@ -110,6 +112,13 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// background; this call makes it happen now. Returns how many messages
     /// were removed.
     fn trim_expired(&self, now: Timestamp) -> Result<u64>;
+
+    /// Figures for monitoring: pending writes, commits, last commit
+    /// latency. The default (for storages that complete inline) reports
+    /// nothing pending and no commit timed.
+    fn stats(&self) -> StorageStats {
+        StorageStats::default()
+    }
 
     /// Flushes what was submitted, completes it, and refuses anything after.
     fn close(&self);

@@ -17,6 +17,7 @@ mod chunked;
 mod completion;
 mod memory;
 mod read_buf;
+mod stats;
 
 pub use backend::{Storage, TopicInfo, TopicSpec, TopicWatcher};
 pub use batch::{
@@ -26,3 +27,4 @@ pub use batch::{
 pub use completion::{BatchOutcome, Completer, Completion};
 pub use memory::MemoryStorage;
 pub use read_buf::{ReadBuf, ReadInfo, StoredRecord};
+pub use stats::StorageStats;
