@@ -74,10 +74,10 @@ pub struct Cursor<T> {
     /// The next offset to hand out.
     position: u64,
     /// Messages found missing during a refill, reported before anything else.
-    missed: u64,
+    gap: u64,
     /// Handed out by this handle, and reported lost to it (figures only).
     delivered: u64,
-    missed_total: u64,
+    missed: u64,
     buffer: Buffer<T>,
     named: Option<Named>,
 }
@@ -145,9 +145,9 @@ impl<T: Message> Cursor<T> {
             topic,
             signal: Signal::new(),
             position,
-            missed: 0,
+            gap: 0,
             delivered: 0,
-            missed_total: 0,
+            missed: 0,
             buffer,
             named,
         })
@@ -190,7 +190,7 @@ impl<T: Message> Cursor<T> {
     /// How many messages were reported lost to this handle (the sum of its
     /// `Lagged(n)` reports).
     pub fn missed(&self) -> u64 {
-        self.missed_total
+        self.missed
     }
 
     /// When this named cursor commits; `None` for an anonymous cursor.
@@ -215,7 +215,7 @@ impl<T: Message> Cursor<T> {
     pub fn seek(&mut self, start: StartAt) -> Result<()> {
         let position = resolve(&self.topic, start)?;
         self.position = position;
-        self.missed = 0;
+        self.gap = 0;
         match &mut self.buffer {
             Buffer::Ring { records, fetch } => {
                 records.clear();
@@ -431,10 +431,10 @@ impl<T: Message> Cursor<T> {
     /// One turn of the state machine behind every flavour.
     fn step(&mut self, register: bool) -> Result<Step<T>> {
         loop {
-            if self.missed > 0 {
-                let missed = std::mem::take(&mut self.missed);
+            if self.gap > 0 {
+                let missed = std::mem::take(&mut self.gap);
                 self.position += missed;
-                self.missed_total += missed;
+                self.missed += missed;
                 return Ok(Step::Missed(missed));
             }
             if let Some(record) = self.pop()? {
@@ -493,7 +493,7 @@ impl<T: Message> Cursor<T> {
         match (&mut self.buffer, &self.topic.kind) {
             (Buffer::Ring { records, fetch }, Kind::Ring(ring)) => {
                 let fill = ring.fill(fetch, BATCH, records, signal)?;
-                self.missed += fill.missed;
+                self.gap += fill.missed;
                 Ok(if fill.copied > 0 || fill.missed > 0 {
                     Refill::Got
                 } else {
@@ -517,7 +517,7 @@ impl<T: Message> Cursor<T> {
                 *index = 0;
                 durable.observe_head(info.next_offset);
                 let missed = info.first_offset.saturating_sub(*fetch);
-                self.missed += missed;
+                self.gap += missed;
                 *fetch = (*fetch).max(info.first_offset) + read.len() as u64;
                 Ok(if read.is_empty() && missed == 0 {
                     // The announced head was ahead of what this reader could
