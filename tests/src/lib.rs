@@ -26,3 +26,9 @@ pub fn arg(index: usize) -> String {
         .nth(index)
         .unwrap_or_else(|| panic!("missing argument {index}"))
 }
+
+/// Wall-clock microseconds since the Unix epoch, comparable across the
+/// processes of one machine.
+pub fn now_micros() -> i64 {
+    omg::Timestamp::now().as_micros()
+}
