@@ -9,9 +9,9 @@ use std::{
 
 use omg::{
     Error, Name, Result, StorageErrorKind, Timestamp,
-    storage::{Appended, Completer, TopicInfo, TopicSpec, TopicWatcher, WriteBatch},
+    storage::{Append, Appended, Completer, TopicInfo, TopicSpec, TopicWatcher, WriteBatch},
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
 use crate::{
     error::{named, sql},
@@ -41,6 +41,8 @@ pub(crate) enum Command {
 /// What to reply after the transaction commits.
 enum Reply {
     Batch(Completer, Result<Vec<Appended>>),
+    /// A batch of one plain append (the publish path): no list.
+    One(Completer, Result<Appended>),
     Declare(
         flume::Sender<Result<TopicInfo>>,
         Result<TopicInfo>,
@@ -57,6 +59,25 @@ struct Head {
     id: i64,
     next: u64,
     last_ts: i64,
+    /// Listed in the drain's `touched` topics already.
+    touched: bool,
+}
+
+/// Appends a message row.
+const INSERT_MESSAGE: &str =
+    "INSERT INTO messages (topic_id, offset, ts, payload) VALUES (?1, ?2, ?3, ?4)";
+
+/// The one append of `batch` if that is all it is — no key, no cursor
+/// commit, no effect: one INSERT, atomic by itself, needing no savepoint.
+fn plain_append(batch: &WriteBatch) -> Option<&Append> {
+    match batch.appends.as_slice() {
+        [append]
+            if append.key.is_none() && batch.commits.is_empty() && batch.effects.is_empty() =>
+        {
+            Some(append)
+        }
+        _ => None,
+    }
 }
 
 /// The writer thread's state.
@@ -73,7 +94,7 @@ const MAX_DRAIN: usize = 8192;
 
 impl Writer {
     /// Runs until [`Command::Close`] or until every sender is gone.
-    pub(crate) fn run(mut self) {
+    pub(crate) fn run(self) {
         let mut next_trim = Instant::now() + self.trim_interval;
         let mut commands = Vec::with_capacity(MAX_DRAIN);
         loop {
@@ -112,14 +133,14 @@ impl Writer {
         }
     }
 
-    fn background_trim(&mut self, chunk: u64) {
+    fn background_trim(&self, chunk: u64) {
         let (tx, _rx) = flume::bounded(1);
         let mut commands = vec![Command::Trim(Timestamp::now(), chunk, tx)];
         self.drain(&mut commands);
     }
 
     /// Applies `commands` in one transaction and replies to each.
-    fn drain(&mut self, commands: &mut Vec<Command>) {
+    fn drain(&self, commands: &mut Vec<Command>) {
         let mut replies = Vec::with_capacity(commands.len());
         let mut heads: HashMap<Name, Option<Head>> = HashMap::new();
         let mut touched: Vec<Name> = Vec::new();
@@ -133,27 +154,29 @@ impl Writer {
             }
             return;
         }
+        // Held for the whole drain: the statement cache's lookup (a hash of
+        // the SQL and a list node) would cost more than binding the row.
+        let mut insert: Option<CachedStatement<'_>> = None;
         let mut pending = commands.drain(..);
         while let Some(command) = pending.next() {
             let reply = match command {
                 Command::Close => continue,
-                Command::Batch(batch, completer) => {
-                    local.clear();
-                    // One unkeyed append is one INSERT, atomic by itself:
-                    // it needs no savepoint.
-                    let single = batch.commits.is_empty()
-                        && batch.effects.is_empty()
-                        && batch.appends.len() == 1
-                        && batch.appends.iter().all(|a| a.key.is_none());
-                    let outcome = if single {
-                        self.apply(batch, &heads, &mut local, &mut touched)
+                Command::Batch(batch, mut completer) => {
+                    if let Some(append) = plain_append(&batch) {
+                        let outcome =
+                            self.append_plain(append, &mut heads, &mut touched, &mut insert);
+                        completer.hand_back(batch);
+                        Reply::One(completer, outcome)
                     } else {
-                        self.savepoint(|w| w.apply(batch, &heads, &mut local, &mut touched))
-                    };
-                    if outcome.is_ok() {
-                        heads.extend(local.drain());
+                        local.clear();
+                        let outcome =
+                            self.savepoint(|w| w.apply(&batch, &heads, &mut local, &mut touched));
+                        if outcome.is_ok() {
+                            heads.extend(local.drain());
+                        }
+                        completer.hand_back(batch);
+                        Reply::Batch(completer, outcome)
                     }
-                    Reply::Batch(completer, outcome)
                 }
                 Command::Declare(spec, watcher, tx) => {
                     let outcome = self
@@ -206,6 +229,7 @@ impl Writer {
             }
         }
         drop(pending);
+        drop(insert);
         if let Err(error) = self.write_heads(&heads, &touched) {
             let _already_failed = self.conn.execute_batch("ROLLBACK");
             fail_replies(replies, &error);
@@ -230,6 +254,7 @@ impl Writer {
         for reply in replies {
             match reply {
                 Reply::Batch(c, outcome) => c.complete(outcome),
+                Reply::One(c, outcome) => c.complete_one(outcome),
                 Reply::Declare(tx, outcome, name, watcher) => {
                     if outcome.is_ok() {
                         self.watchers.register(&name, watcher);
@@ -263,7 +288,7 @@ impl Writer {
     }
 
     /// Runs `f` inside a savepoint, rolled back if it fails.
-    fn savepoint<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    fn savepoint<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
         self.conn
             .prepare_cached("SAVEPOINT batch")
             .and_then(|mut s| s.execute([]))
@@ -301,6 +326,7 @@ impl Writer {
                         id: r.get(0)?,
                         next: r.get::<_, i64>(1)? as u64,
                         last_ts: r.get(2)?,
+                        touched: false,
                     })
                 })
                 .optional()
@@ -310,19 +336,87 @@ impl Writer {
         Ok(head)
     }
 
+    /// Appends one message with no key (see [`plain_append`]): one INSERT
+    /// through the drain's held statement, the head updated in place.
+    fn append_plain<'c>(
+        &'c self,
+        append: &Append,
+        heads: &mut HashMap<Name, Option<Head>>,
+        touched: &mut Vec<Name>,
+        insert: &mut Option<CachedStatement<'c>>,
+    ) -> Result<Appended> {
+        let cached = heads.get(&append.topic).copied();
+        let head = match cached {
+            Some(head) => head,
+            None => {
+                let mut local = HashMap::new();
+                let head = self.head(&append.topic, heads, &mut local)?;
+                heads.insert(append.topic.clone(), head);
+                head
+            }
+        };
+        let Some(mut head) = head else {
+            return Err(Error::UnknownTopic {
+                topic: append.topic.clone(),
+            });
+        };
+        if let Some(expected) = append.expected_offset
+            && expected != head.next
+        {
+            return Err(Error::Conflict {
+                topic: append.topic.clone(),
+                expected,
+                actual: head.next,
+            });
+        }
+        let offset = head.next;
+        let ts = append.timestamp.as_micros().max(head.last_ts);
+        let statement = match insert {
+            Some(statement) => statement,
+            None => insert.insert(
+                self.conn
+                    .prepare_cached(INSERT_MESSAGE)
+                    .map_err(|e| sql("appending", e))?,
+            ),
+        };
+        statement
+            .execute(params![
+                head.id,
+                offset as i64,
+                ts,
+                append.payload.as_slice()
+            ])
+            .map_err(|e| sql("appending", e))?;
+        head.next += 1;
+        head.last_ts = ts;
+        if !head.touched {
+            head.touched = true;
+            if !touched.contains(&append.topic) {
+                touched.push(append.topic.clone());
+            }
+        }
+        if let Some(slot) = heads.get_mut(&append.topic) {
+            *slot = Some(head);
+        }
+        Ok(Appended {
+            offset,
+            duplicate: false,
+        })
+    }
+
     fn apply(
-        &mut self,
-        batch: WriteBatch,
+        &self,
+        batch: &WriteBatch,
         heads: &HashMap<Name, Option<Head>>,
         local: &mut HashMap<Name, Option<Head>>,
         touched: &mut Vec<Name>,
     ) -> Result<Vec<Appended>> {
         let mut results = Vec::with_capacity(batch.appends.len());
         let mut changed: Vec<Name> = Vec::new();
-        for append in batch.appends {
+        for append in &batch.appends {
             let Some(mut head) = self.head(&append.topic, heads, local)? else {
                 return Err(Error::UnknownTopic {
-                    topic: append.topic,
+                    topic: append.topic.clone(),
                 });
             };
             if let Some(key) = &append.key {
@@ -346,7 +440,7 @@ impl Writer {
                 && expected != head.next
             {
                 return Err(Error::Conflict {
-                    topic: append.topic,
+                    topic: append.topic.clone(),
                     expected,
                     actual: head.next,
                 });
@@ -354,10 +448,15 @@ impl Writer {
             let offset = head.next;
             let ts = append.timestamp.as_micros().max(head.last_ts);
             self.conn
-                .prepare_cached(
-                    "INSERT INTO messages (topic_id, offset, ts, payload) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .and_then(|mut s| s.execute(params![head.id, offset as i64, ts, append.payload]))
+                .prepare_cached(INSERT_MESSAGE)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        head.id,
+                        offset as i64,
+                        ts,
+                        append.payload.as_slice()
+                    ])
+                })
                 .map_err(|e| sql("appending", e))?;
             if let Some(key) = &append.key {
                 self.conn
@@ -371,17 +470,17 @@ impl Writer {
             head.last_ts = ts;
             local.insert(append.topic.clone(), Some(head));
             if !changed.contains(&append.topic) {
-                changed.push(append.topic);
+                changed.push(append.topic.clone());
             }
             results.push(Appended {
                 offset,
                 duplicate: false,
             });
         }
-        for commit in batch.commits {
+        for commit in &batch.commits {
             let Some(head) = self.head(&commit.topic, heads, local)? else {
                 return Err(Error::UnknownTopic {
-                    topic: commit.topic,
+                    topic: commit.topic.clone(),
                 });
             };
             self.conn
@@ -416,7 +515,7 @@ impl Writer {
         Ok(results)
     }
 
-    fn declare(&mut self, spec: &TopicSpec) -> Result<TopicInfo> {
+    fn declare(&self, spec: &TopicSpec) -> Result<TopicInfo> {
         if !spec.delivery.is_durable() {
             return Err(Error::Unsupported {
                 what: "storing an at-most-once topic",
@@ -471,7 +570,7 @@ impl Writer {
         })
     }
 
-    fn delete(&mut self, name: &Name) -> Result<bool> {
+    fn delete(&self, name: &Name) -> Result<bool> {
         let id: Option<i64> = self
             .conn
             .prepare_cached("SELECT id FROM topics WHERE name = ?1")
@@ -496,7 +595,7 @@ impl Writer {
 
     /// Trims expired messages of at-least-once topics, at most `chunk` per
     /// topic unless `full`.
-    fn trim(&mut self, now: Timestamp, chunk: u64, full: bool) -> Result<u64> {
+    fn trim(&self, now: Timestamp, chunk: u64, full: bool) -> Result<u64> {
         let topics: Vec<(i64, i64, i64, i64, i64)> = self
             .conn
             .prepare_cached(
@@ -566,6 +665,7 @@ impl Reply {
     fn error(&self) -> Option<Error> {
         match self {
             Reply::Batch(_, Err(e))
+            | Reply::One(_, Err(e))
             | Reply::Declare(_, Err(e), ..)
             | Reply::Delete(_, Err(e), _)
             | Reply::Trim(_, Err(e)) => Some(e.clone()),
@@ -579,6 +679,7 @@ fn fail_replies(replies: Vec<Reply>, error: &Error) {
     for reply in replies {
         match reply {
             Reply::Batch(c, _) => c.complete(Err(error.clone())),
+            Reply::One(c, _) => c.complete_one(Err(error.clone())),
             Reply::Declare(tx, ..) => drop(tx.send(Err(error.clone()))),
             Reply::Delete(tx, ..) => drop(tx.send(Err(error.clone()))),
             Reply::Trim(tx, _) => drop(tx.send(Err(error.clone()))),

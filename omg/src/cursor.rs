@@ -15,7 +15,6 @@ use std::{
 use crate::{
     Error, Message, Name, Receipt, Record, RecvError, Result, Timestamp, Topic, TryRecvError,
     blocking,
-    receipt::first_offset,
     signal::Signal,
     storage::{Admission, Completion, CursorCommit, ReadBuf, SubmitError, WriteBatch},
     topic::Kind,
@@ -400,7 +399,7 @@ impl<T: Message> Cursor<T> {
         };
         if let Some(outcome) = named.in_flight.as_mut().and_then(Completion::try_take) {
             named.in_flight = None;
-            first_offset(outcome, 0).map_err(|e| self.topic.agency.explain(&self.topic.name, e))?;
+            outcome.map_err(|e| self.topic.agency.explain(&self.topic.name, e))?;
         }
         if named.committed == position {
             return Ok(());

@@ -5,7 +5,6 @@ use std::fmt;
 use crate::{
     Error, Message, Receipt, Result, Timestamp, Topic, TryPublishError, TryPublishFailure,
     blocking,
-    receipt::first_offset,
     storage::{Admission, Append, Completion, IdempotencyKey, SubmitError, WriteBatch},
     topic::Kind,
 };
@@ -106,7 +105,7 @@ impl<T: Message> Publisher<T> {
         }
         match self.send(key, message, Admission::Queue) {
             Ok(Sent::Done(offset)) => Ok(offset),
-            Ok(Sent::Pending(completion)) => self.finish(completion.wait()),
+            Ok(Sent::Pending(completion)) => self.finish_first(completion.wait_first()),
             Err((reason, _message)) => Err(failure(reason)),
         }
     }
@@ -114,7 +113,7 @@ impl<T: Message> Publisher<T> {
     async fn publish_async_inner(&self, key: Option<&str>, message: T) -> Result<u64> {
         match self.send(key, message, Admission::Queue) {
             Ok(Sent::Done(offset)) => Ok(offset),
-            Ok(Sent::Pending(completion)) => self.finish(completion.wait_async().await),
+            Ok(Sent::Pending(completion)) => self.finish_first(completion.wait_first_async().await),
             Err((reason, _message)) => Err(failure(reason)),
         }
     }
@@ -133,10 +132,6 @@ impl<T: Message> Publisher<T> {
             },
             Err((reason, message)) => Err(TryPublishError::new(reason, message)),
         }
-    }
-
-    fn finish(&self, outcome: crate::storage::BatchOutcome) -> Result<u64> {
-        first_offset(outcome, 0).map_err(|e| self.topic.agency.explain(&self.topic.name, e))
     }
 
     fn finish_first(&self, first: Result<Option<crate::storage::Appended>>) -> Result<u64> {

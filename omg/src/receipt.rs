@@ -48,7 +48,7 @@ impl Receipt {
                 let position = *position;
                 let first = completion.try_take_first()?;
                 self.state = State::Done(None);
-                Some(first.map(|a| a.map_or(position, |a| a.offset)))
+                Some(first_or(first, position))
             }
         }
     }
@@ -66,7 +66,7 @@ impl Receipt {
                 position,
             } => {
                 blocking::check("Receipt::wait")?;
-                first_offset(completion.wait(), position)
+                first_or(completion.wait_first(), position)
             }
         }
     }
@@ -81,7 +81,7 @@ impl Receipt {
             State::Pending {
                 completion,
                 position,
-            } => first_offset(completion.wait_async().await, position),
+            } => first_or(completion.wait_first_async().await, position),
         }
     }
 }
@@ -95,8 +95,8 @@ fn taken() -> Result<u64> {
 
 /// The offset of a batch's first append, or `position` for a batch without
 /// appends (a cursor commit).
-pub(crate) fn first_offset(outcome: crate::storage::BatchOutcome, position: u64) -> Result<u64> {
-    Ok(outcome?.first().map_or(position, |a| a.offset))
+fn first_or(first: Result<Option<crate::storage::Appended>>, position: u64) -> Result<u64> {
+    Ok(first?.map_or(position, |a| a.offset))
 }
 
 impl fmt::Debug for Receipt {

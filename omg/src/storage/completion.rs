@@ -7,43 +7,73 @@ use std::{
     sync::{Mutex, PoisonError},
 };
 
-use super::Appended;
+use super::{Appended, WriteBatch};
 use crate::{Error, StorageError, StorageErrorKind};
 
-/// The outcome of a submitted [`WriteBatch`](super::WriteBatch): one
-/// [`Appended`] per append, in order, or the error that failed the batch.
+/// The outcome of a submitted [`WriteBatch`]: one [`Appended`] per append,
+/// in order, or the error that failed the batch.
 pub type BatchOutcome = Result<Vec<Appended>, Error>;
 
 /// Waits for a submitted batch to complete.
 ///
-/// Backends that complete inline return [`Completion::ready`]; backends with
-/// a writer thread return the waiting half of [`Completion::pending`] and
-/// complete the [`Completer`] later.
+/// Backends that complete inline return [`Completion::ready`] (or
+/// [`Completion::appended`]); backends with a writer thread return the
+/// waiting half of [`Completion::pending`] and complete the [`Completer`]
+/// later.
 pub struct Completion {
     state: State,
 }
 
 enum State {
-    Ready(Option<BatchOutcome>),
-    /// A batch of one append completed inline: no list to allocate.
-    ReadyOne(Option<Result<Appended, Error>>),
+    Ready(Option<Outcome>),
     /// A oneshot channel: one allocation and one wake-up per write. The
     /// mutex is never contended (every access is through `&mut self` or
     /// `self`); it only makes the receiver `Sync`, as a `Completion` inside
     /// a `Receipt` or a cursor must be (Bevy resources, shared handles).
-    Pending(Mutex<oneshot::Receiver<BatchOutcome>>),
+    Pending(Mutex<oneshot::Receiver<Delivered>>),
+}
+
+/// An outcome as a backend gave it: a list, or the result of a batch of
+/// one append (the publish path), which needs no list.
+enum Outcome {
+    List(BatchOutcome),
+    One(Result<Appended, Error>),
+}
+
+/// What a [`Completer`] sends. The spent batch rides along so that the
+/// waiter's thread — the one that allocated its buffers — frees them.
+struct Delivered {
+    outcome: Outcome,
+    _spent: Option<WriteBatch>,
 }
 
 /// The backend's half of a pending [`Completion`].
 pub struct Completer {
-    sender: oneshot::Sender<BatchOutcome>,
+    sender: oneshot::Sender<Delivered>,
+    spent: Option<WriteBatch>,
+}
+
+impl Outcome {
+    fn into_list(self) -> BatchOutcome {
+        match self {
+            Self::List(list) => list,
+            Self::One(one) => one.map(|a| vec![a]),
+        }
+    }
+
+    fn into_first(self) -> Result<Option<Appended>, Error> {
+        match self {
+            Self::List(list) => list.map(|l| l.first().copied()),
+            Self::One(one) => one.map(Some),
+        }
+    }
 }
 
 impl Completion {
     /// A completion that is already done.
     pub fn ready(outcome: BatchOutcome) -> Self {
         Self {
-            state: State::Ready(Some(outcome)),
+            state: State::Ready(Some(Outcome::List(outcome))),
         }
     }
 
@@ -52,7 +82,7 @@ impl Completion {
     /// storage's publish path).
     pub fn appended(outcome: Result<Appended, Error>) -> Self {
         Self {
-            state: State::ReadyOne(Some(outcome)),
+            state: State::Ready(Some(Outcome::One(outcome))),
         }
     }
 
@@ -62,95 +92,127 @@ impl Completion {
         let completion = Self {
             state: State::Pending(Mutex::new(receiver)),
         };
-        (Completer { sender }, completion)
+        (
+            Completer {
+                sender,
+                spent: None,
+            },
+            completion,
+        )
     }
 
     /// The outcome if the batch completed, without blocking. Returns `None`
     /// until then, and once more after the outcome was taken.
     pub fn try_take(&mut self) -> Option<BatchOutcome> {
-        match &mut self.state {
-            State::Ready(outcome) => outcome.take(),
-            State::ReadyOne(outcome) => outcome.take().map(|r| r.map(|a| vec![a])),
-            State::Pending(receiver) => match receiver
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .try_recv()
-            {
-                Ok(outcome) => Some(outcome),
-                Err(oneshot::TryRecvError::Empty) => None,
-                Err(oneshot::TryRecvError::Disconnected) => Some(Err(dropped())),
-            },
-        }
+        self.try_take_outcome().map(Outcome::into_list)
     }
 
     /// Blocks until the batch completes.
     pub fn wait(self) -> BatchOutcome {
-        match self.state {
-            State::Ready(mut outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
-            State::ReadyOne(mut outcome) => taken_one(&mut outcome),
-            State::Pending(receiver) => receiver
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .recv()
-                .unwrap_or_else(|_| Err(dropped())),
-        }
+        self.wait_outcome().into_list()
     }
 
     /// Waits asynchronously until the batch completes. Cancel-safe: dropping
     /// the future leaves the write as submitted.
     pub async fn wait_async(self) -> BatchOutcome {
+        self.wait_outcome_async().await.into_list()
+    }
+
+    /// The first append's result if the batch completed, without blocking
+    /// and, for a batch of one append, without allocating: the publish
+    /// path's [`try_take`](Self::try_take).
+    pub(crate) fn try_take_first(&mut self) -> Option<Result<Option<Appended>, Error>> {
+        self.try_take_outcome().map(Outcome::into_first)
+    }
+
+    /// [`wait`](Self::wait) for the first append's result.
+    pub(crate) fn wait_first(self) -> Result<Option<Appended>, Error> {
+        self.wait_outcome().into_first()
+    }
+
+    /// [`wait_async`](Self::wait_async) for the first append's result.
+    pub(crate) async fn wait_first_async(self) -> Result<Option<Appended>, Error> {
+        self.wait_outcome_async().await.into_first()
+    }
+
+    fn try_take_outcome(&mut self) -> Option<Outcome> {
+        match &mut self.state {
+            State::Ready(outcome) => outcome.take(),
+            State::Pending(receiver) => match receiver
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .try_recv()
+            {
+                Ok(delivered) => Some(delivered.outcome),
+                Err(oneshot::TryRecvError::Empty) => None,
+                Err(oneshot::TryRecvError::Disconnected) => Some(dropped()),
+            },
+        }
+    }
+
+    fn wait_outcome(self) -> Outcome {
         match self.state {
-            State::Ready(mut outcome) => outcome.take().unwrap_or_else(|| Err(dropped())),
-            State::ReadyOne(mut outcome) => taken_one(&mut outcome),
+            State::Ready(outcome) => outcome.unwrap_or_else(dropped),
+            State::Pending(receiver) => receiver
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .recv()
+                .map_or_else(|_| dropped(), |d| d.outcome),
+        }
+    }
+
+    async fn wait_outcome_async(self) -> Outcome {
+        match self.state {
+            State::Ready(outcome) => outcome.unwrap_or_else(dropped),
             State::Pending(receiver) => receiver
                 .into_inner()
                 .unwrap_or_else(PoisonError::into_inner)
                 .into_future()
                 .await
-                .unwrap_or_else(|_| Err(dropped())),
-        }
-    }
-
-    /// The first append's result if the batch completed, without blocking
-    /// and, for [`appended`](Self::appended), without allocating: the
-    /// publish path's [`try_take`](Self::try_take).
-    pub(crate) fn try_take_first(&mut self) -> Option<Result<Option<Appended>, Error>> {
-        match &mut self.state {
-            State::ReadyOne(outcome) => outcome.take().map(|r| r.map(Some)),
-            _ => self
-                .try_take()
-                .map(|outcome| outcome.map(|list| list.first().copied())),
+                .map_or_else(|_| dropped(), |d| d.outcome),
         }
     }
 }
 
 impl Completer {
+    /// Hands the submitted batch back, to be dropped by whoever takes the
+    /// outcome. A writer thread that frees the buffers publishers allocated
+    /// contends with them on the allocator's arena lock; sent back, they are
+    /// freed where they were made.
+    pub fn hand_back(&mut self, spent: WriteBatch) {
+        self.spent = Some(spent);
+    }
+
     /// Delivers the outcome. A waiter that gave up is not an error.
     pub fn complete(self, outcome: BatchOutcome) {
-        let _ignored_if_nobody_waits = self.sender.send(outcome);
+        self.send(Outcome::List(outcome));
+    }
+
+    /// Delivers the outcome of a batch of one append, without a list.
+    pub fn complete_one(self, outcome: Result<Appended, Error>) {
+        self.send(Outcome::One(outcome));
+    }
+
+    fn send(self, outcome: Outcome) {
+        let delivered = Delivered {
+            outcome,
+            _spent: self.spent,
+        };
+        let _ignored_if_nobody_waits = self.sender.send(delivered);
     }
 }
 
-/// A taken [`State::ReadyOne`] as a list.
-fn taken_one(outcome: &mut Option<Result<Appended, Error>>) -> BatchOutcome {
-    match outcome.take() {
-        Some(result) => result.map(|a| vec![a]),
-        None => Err(dropped()),
-    }
-}
-
-fn dropped() -> Error {
-    Error::Storage(StorageError::new(
+fn dropped() -> Outcome {
+    Outcome::List(Err(Error::Storage(StorageError::new(
         StorageErrorKind::Closed,
         "the storage dropped a write without completing it",
-    ))
+    ))))
 }
 
 impl fmt::Debug for Completion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let done = match &self.state {
             State::Ready(outcome) => outcome.is_some(),
-            State::ReadyOne(outcome) => outcome.is_some(),
             State::Pending(receiver) => receiver.try_lock().is_ok_and(|r| r.has_message()),
         };
         f.debug_struct("Completion").field("done", &done).finish()
