@@ -345,17 +345,13 @@ impl Writer {
         touched: &mut Vec<Name>,
         insert: &mut Option<CachedStatement<'c>>,
     ) -> Result<Appended> {
-        let cached = heads.get(&append.topic).copied();
-        let head = match cached {
-            Some(head) => head,
-            None => {
-                let mut local = HashMap::new();
-                let head = self.head(&append.topic, heads, &mut local)?;
-                heads.insert(append.topic.clone(), head);
-                head
-            }
-        };
-        let Some(mut head) = head else {
+        if !heads.contains_key(&append.topic) {
+            let mut local = HashMap::new();
+            let head = self.head(&append.topic, heads, &mut local)?;
+            heads.insert(append.topic.clone(), head);
+        }
+        // One lookup on the common path; the head is updated in place.
+        let Some(Some(head)) = heads.get_mut(&append.topic) else {
             return Err(Error::UnknownTopic {
                 topic: append.topic.clone(),
             });
@@ -394,9 +390,6 @@ impl Writer {
             if !touched.contains(&append.topic) {
                 touched.push(append.topic.clone());
             }
-        }
-        if let Some(slot) = heads.get_mut(&append.topic) {
-            *slot = Some(head);
         }
         Ok(Appended {
             offset,
