@@ -20,8 +20,17 @@ use crate::{
     topic::Kind,
 };
 
-/// How many messages a cursor takes per refill.
+/// How many messages a cursor takes per refill of a ring.
 const BATCH: usize = 256;
+
+/// About how many payload bytes a durable refill reads: each read of a
+/// storage costs a round trip (a read transaction with SQLite), so small
+/// messages are read thousands at a time and large ones fewer, keeping a
+/// lagging cursor's buffer near this size.
+const READ_BYTES: usize = 256 * 1024;
+/// Bounds of a durable refill, in messages.
+const READ_MIN: usize = 16;
+const READ_MAX: usize = 4096;
 
 /// Where a new cursor starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +99,8 @@ enum Buffer<T> {
         read: ReadBuf,
         index: usize,
         fetch: u64,
+        /// Messages to ask for next, from the last read's payload sizes.
+        want: usize,
     },
 }
 
@@ -132,6 +143,7 @@ impl<T: Message> Cursor<T> {
                 read: ReadBuf::new(),
                 index: 0,
                 fetch: position,
+                want: BATCH,
             },
         };
         let named = name.map(|name| Named {
@@ -220,7 +232,9 @@ impl<T: Message> Cursor<T> {
                 records.clear();
                 *fetch = position;
             }
-            Buffer::Durable { read, index, fetch } => {
+            Buffer::Durable {
+                read, index, fetch, ..
+            } => {
                 read.clear();
                 *index = 0;
                 *fetch = position;
@@ -501,7 +515,15 @@ impl<T: Message> Cursor<T> {
                     }
                 })
             }
-            (Buffer::Durable { read, index, fetch }, Kind::Durable(durable)) => {
+            (
+                Buffer::Durable {
+                    read,
+                    index,
+                    fetch,
+                    want,
+                },
+                Kind::Durable(durable),
+            ) => {
                 durable.check()?;
                 if *fetch >= durable.head() {
                     let registered =
@@ -511,9 +533,13 @@ impl<T: Message> Cursor<T> {
                 }
                 let info = durable
                     .storage
-                    .read(&self.topic.name, *fetch, BATCH, read)
+                    .read(&self.topic.name, *fetch, *want, read)
                     .map_err(|e| self.topic.agency.explain(&self.topic.name, e))?;
                 *index = 0;
+                if !read.is_empty() {
+                    let average = (read.payload_bytes() / read.len()).max(1);
+                    *want = (READ_BYTES / average).clamp(READ_MIN, READ_MAX);
+                }
                 durable.observe_head(info.next_offset);
                 let missed = info.first_offset.saturating_sub(*fetch);
                 self.gap += missed;

@@ -67,6 +67,11 @@ impl ReadBuf {
         self.entries.len()
     }
 
+    /// The payload bytes it holds.
+    pub fn payload_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Whether it holds no record.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
