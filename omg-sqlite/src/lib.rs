@@ -58,6 +58,7 @@
 
 mod effect;
 mod error;
+mod figures;
 mod options;
 mod reader;
 mod schema;

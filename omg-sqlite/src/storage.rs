@@ -12,13 +12,14 @@ use std::{
 use omg::{
     Name, Result, Timestamp,
     storage::{
-        Admission, Completion, IdempotencyKey, ReadBuf, ReadInfo, Storage, SubmitError, TopicInfo,
-        TopicSpec, TopicWatcher, WriteBatch,
+        Admission, Completion, IdempotencyKey, ReadBuf, ReadInfo, Storage, StorageStats,
+        SubmitError, TopicInfo, TopicSpec, TopicWatcher, WriteBatch,
     },
 };
 
 use crate::{
     error::{closed, io},
+    figures::WriterFigures,
     options::SqliteOptions,
     reader::Readers,
     schema::{connect, open_writer},
@@ -37,6 +38,7 @@ pub struct SqliteStorage {
     closed: AtomicBool,
     stop_watch: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    figures: Arc<WriterFigures>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -65,6 +67,7 @@ impl SqliteStorage {
     /// As [`SqliteStorage::open`].
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        let _span = tracing::info_span!("open", path = %path.display()).entered();
         let conn = open_writer(&path, &options)?;
         let readers = (0..options.readers.max(1))
             .map(|_| connect(&path, &options))
@@ -72,7 +75,9 @@ impl SqliteStorage {
         let watch_conn = connect(&path, &options)?;
         let watchers = Arc::new(Watchers::default());
         let (queue, rx) = flume::unbounded();
+        let figures = Arc::new(WriterFigures::default());
         let writer = Writer {
+            figures: figures.clone(),
             conn,
             rx,
             watchers: watchers.clone(),
@@ -99,6 +104,7 @@ impl SqliteStorage {
             closed: AtomicBool::new(false),
             stop_watch,
             threads: Mutex::new(vec![writer, watcher]),
+            figures,
         })
     }
 
@@ -195,6 +201,14 @@ impl Storage for SqliteStorage {
 
     fn trim_expired(&self, now: Timestamp) -> Result<u64> {
         self.call(|tx| Command::Trim(now, u64::MAX, tx))
+    }
+
+    fn stats(&self) -> StorageStats {
+        StorageStats::new(
+            self.queue.len() as u64,
+            self.figures.commits(),
+            self.figures.last_commit_latency(),
+        )
     }
 
     fn close(&self) {

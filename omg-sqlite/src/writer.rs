@@ -15,6 +15,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
 use crate::{
     error::{named, sql},
+    figures::WriterFigures,
     schema::{CLASS_AT_LEAST_ONCE, decode_delivery, encode_delivery},
     watchers::Watchers,
 };
@@ -87,6 +88,7 @@ pub(crate) struct Writer {
     pub(crate) watchers: Arc<Watchers>,
     pub(crate) trim_interval: Duration,
     pub(crate) trim_chunk: u64,
+    pub(crate) figures: Arc<WriterFigures>,
 }
 
 /// Most commands group-committed in one transaction.
@@ -141,6 +143,8 @@ impl Writer {
 
     /// Applies `commands` in one transaction and replies to each.
     fn drain(&self, commands: &mut Vec<Command>) {
+        let _span = tracing::debug_span!("commit", commands = commands.len()).entered();
+        let began_at = Instant::now();
         let mut replies = Vec::with_capacity(commands.len());
         let mut heads: HashMap<Name, Option<Head>> = HashMap::new();
         let mut touched: Vec<Name> = Vec::new();
@@ -240,10 +244,12 @@ impl Writer {
             .execute_batch("COMMIT")
             .map_err(|e| sql("committing", e));
         if let Err(error) = &committed {
+            tracing::warn!(%error, "commit failed; its writes are reported failed");
             let _already_failed = self.conn.execute_batch("ROLLBACK");
             fail_replies(replies, error);
             return;
         }
+        self.figures.committed(began_at.elapsed());
         // Watchers first, as the in-memory storage does: when a publish
         // returns, its topic's cursors have been told.
         for name in touched {
@@ -589,6 +595,7 @@ impl Writer {
     /// Trims expired messages of at-least-once topics, at most `chunk` per
     /// topic unless `full`.
     fn trim(&self, now: Timestamp, chunk: u64, full: bool) -> Result<u64> {
+        let _span = tracing::debug_span!("trim", chunk, full).entered();
         let topics: Vec<(i64, i64, i64, i64, i64)> = self
             .conn
             .prepare_cached(

@@ -448,3 +448,27 @@ fn a_declare_queued_behind_appends_sees_them_and_heads_persist() {
     let info = s.declare(&t, Weak::<Heads>::new()).unwrap();
     assert_eq!((info.first_offset, info.next_offset), (0, 1));
 }
+
+#[test]
+fn run_time_figures_count_commits_and_time_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    // No background trim during the test: every commit is one of ours.
+    let options = SqliteOptions::default().retention_check_interval(Duration::from_secs(3600));
+    let storage = Arc::new(SqliteStorage::open_with(dir.path().join("omg.db"), options).unwrap());
+    assert_eq!(storage.stats().commits, 0);
+    assert_eq!(storage.stats().last_commit_latency, None);
+    let agency = Agency::builder().storage(storage.clone()).build();
+    let topic = agency.topic::<u64>("t", Delivery::ExactlyOnce).unwrap();
+    let declared = storage.stats().commits;
+    let publisher = topic.publisher();
+    for n in 0..3 {
+        publisher.publish(n).unwrap();
+    }
+    let stats = topic.stats().unwrap();
+    assert_eq!((stats.first_offset, stats.next_offset), (0, 3));
+    // Each blocking publish waited for its own transaction.
+    assert_eq!(storage.stats().commits, declared + 3);
+    let latency = stats.last_commit_latency.unwrap();
+    assert!(latency > Duration::ZERO && latency < Duration::from_secs(10));
+    assert_eq!(stats.pending_writes, 0);
+}

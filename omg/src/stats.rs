@@ -13,8 +13,9 @@ pub struct TopicStats {
     /// The head: how many messages the topic has ever been given (by every
     /// process, for a durable topic).
     pub next_offset: u64,
-    /// Writes queued in the topic's storage and not yet completed, over all
-    /// of that storage's topics; 0 for at-most-once topics.
+    /// Writes queued in the topic's storage and not yet taken into a
+    /// transaction, over all of that storage's topics; 0 for at-most-once
+    /// topics.
     pub pending_writes: u64,
     /// How long the storage's last commit took; `None` for at-most-once
     /// topics and storages that complete inline.

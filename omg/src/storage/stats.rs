@@ -7,8 +7,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct StorageStats {
-    /// Writes submitted and not yet completed (queued or in the running
-    /// transaction), over all topics of the storage.
+    /// Writes queued and not yet taken into a transaction, over all topics
+    /// of the storage.
     pub pending_writes: u64,
     /// Transactions committed since the storage opened.
     pub commits: u64,
