@@ -68,6 +68,21 @@ struct Head {
 const INSERT_MESSAGE: &str =
     "INSERT INTO messages (topic_id, offset, ts, payload) VALUES (?1, ?2, ?3, ?4)";
 
+/// The offset and timestamp `append` gets at `head`, or the conflict with
+/// its expected offset. Timestamps never go backwards within a topic.
+fn place(append: &Append, head: &Head) -> Result<(u64, i64)> {
+    if let Some(expected) = append.expected_offset
+        && expected != head.next
+    {
+        return Err(Error::Conflict {
+            topic: append.topic.clone(),
+            expected,
+            actual: head.next,
+        });
+    }
+    Ok((head.next, append.timestamp.as_micros().max(head.last_ts)))
+}
+
 /// The one append of `batch` if that is all it is — no key, no cursor
 /// commit, no effect: one INSERT, atomic by itself, needing no savepoint.
 fn plain_append(batch: &WriteBatch) -> Option<&Append> {
@@ -380,17 +395,7 @@ impl Writer {
                 topic: append.topic.clone(),
             });
         };
-        if let Some(expected) = append.expected_offset
-            && expected != head.next
-        {
-            return Err(Error::Conflict {
-                topic: append.topic.clone(),
-                expected,
-                actual: head.next,
-            });
-        }
-        let offset = head.next;
-        let ts = append.timestamp.as_micros().max(head.last_ts);
+        let (offset, ts) = place(append, head)?;
         let statement = match insert {
             Some(statement) => statement,
             None => insert.insert(
@@ -453,17 +458,7 @@ impl Writer {
                     continue;
                 }
             }
-            if let Some(expected) = append.expected_offset
-                && expected != head.next
-            {
-                return Err(Error::Conflict {
-                    topic: append.topic.clone(),
-                    expected,
-                    actual: head.next,
-                });
-            }
-            let offset = head.next;
-            let ts = append.timestamp.as_micros().max(head.last_ts);
+            let (offset, ts) = place(append, &head)?;
             self.conn
                 .prepare_cached(INSERT_MESSAGE)
                 .and_then(|mut s| {
