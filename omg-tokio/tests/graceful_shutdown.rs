@@ -4,43 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use kameo::{
-    Actor,
-    actor::ActorRef,
-    error::Infallible,
-    message::{Context, Message},
-};
-use omg::{Agency, Delivery, Publisher, StartAt};
-use omg_tokio::{Host, HostOptions, SubscriptionEnd, TopicMessage};
+use omg::{Agency, Delivery, StartAt};
+use omg_tokio::{Host, HostOptions, SubscriptionEnd};
+
+mod common;
+
+use common::Doubler;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// Slowly doubles each number onto its output topic.
-struct Doubler {
-    out: Publisher<u64>,
-}
-
-impl Actor for Doubler {
-    type Args = Publisher<u64>;
-    type Error = Infallible;
-
-    async fn on_start(out: Publisher<u64>, _: ActorRef<Self>) -> Result<Self, Infallible> {
-        Ok(Self { out })
-    }
-}
-
-impl Message<TopicMessage<u64>> for Doubler {
-    type Reply = Result<u64, omg::Error>;
-
-    async fn handle(
-        &mut self,
-        m: TopicMessage<u64>,
-        _: &mut Context<Self, Self::Reply>,
-    ) -> Self::Reply {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        self.out.publish_async(m.into_value() * 2).await
-    }
-}
 
 fn outputs(topic: &omg::Topic<u64>) -> omg::Result<Vec<u64>> {
     let mut cursor = topic.cursor(StartAt::Earliest)?;
@@ -62,7 +33,9 @@ async fn stop_then_resume_then_shutdown_loses_and_repeats_nothing() -> TestResul
 
     // First host: stopped in the middle of the stream.
     let host = Host::with_options(&agency, HostOptions::default().mailbox(8))?;
-    let doubler = host.supervise::<Doubler>(output.publisher()).await;
+    let doubler = host
+        .supervise::<Doubler>((output.publisher(), Duration::from_millis(1)))
+        .await;
     let feed = host.subscribe(&doubler, input.named_cursor("doubler", StartAt::Earliest)?)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while feed.stats().processed < 20 {
@@ -90,7 +63,9 @@ async fn stop_then_resume_then_shutdown_loses_and_repeats_nothing() -> TestResul
 
     // Second host: resumes from the commit, then shuts everything down.
     let host = Host::new(&agency)?;
-    let doubler = host.supervise::<Doubler>(output.publisher()).await;
+    let doubler = host
+        .supervise::<Doubler>((output.publisher(), Duration::from_millis(1)))
+        .await;
     let feed = host.subscribe(&doubler, input.named_cursor("doubler", StartAt::Earliest)?)?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while feed.stats().committed != Some(300) {

@@ -6,43 +6,18 @@ use std::{thread, time::Duration};
 
 use kameo::{
     Actor,
-    actor::ActorRef,
-    error::Infallible,
     message::{Context, Message},
 };
-use omg::{Agency, Delivery, Publisher, RecvError, StartAt};
+use omg::{Agency, Delivery, RecvError, StartAt};
 use omg_tokio::{Host, TopicMessage};
+
+mod common;
+
+use common::Doubler;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const N: u64 = 2_000;
-
-/// Doubles each number and publishes it on its output topic.
-struct Doubler {
-    out: Publisher<u64>,
-}
-
-impl Actor for Doubler {
-    type Args = Publisher<u64>;
-    type Error = Infallible;
-
-    async fn on_start(out: Publisher<u64>, _: ActorRef<Self>) -> Result<Self, Infallible> {
-        Ok(Self { out })
-    }
-}
-
-impl Message<TopicMessage<u64>> for Doubler {
-    type Reply = Result<u64, omg::Error>;
-
-    async fn handle(
-        &mut self,
-        m: TopicMessage<u64>,
-        _: &mut Context<Self, Self::Reply>,
-    ) -> Self::Reply {
-        assert_eq!(m.missed, 0, "the input never lags in this test");
-        self.out.publish_async(m.into_value() * 2).await
-    }
-}
 
 async fn pipeline(delivery: Delivery) -> TestResult {
     let agency = Agency::in_memory();
@@ -67,7 +42,9 @@ async fn pipeline(delivery: Delivery) -> TestResult {
     });
 
     // The actor, subscribed before the thread publishes.
-    let doubler = host.supervise::<Doubler>(output.publisher()).await;
+    let doubler = host
+        .supervise::<Doubler>((output.publisher(), Duration::ZERO))
+        .await;
     let cursor = if delivery.is_durable() {
         input.named_cursor("doubler", StartAt::Earliest)?
     } else {
