@@ -32,3 +32,28 @@ pub fn arg(index: usize) -> String {
 pub fn now_micros() -> i64 {
     omg::Timestamp::now().as_micros()
 }
+
+/// A small xorshift generator for kill timings, seeded from the clock; the
+/// seed is printed so that a failing run can be read back.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the clock (printed on stderr).
+    pub fn from_clock() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1;
+        eprintln!("seed {seed}");
+        Self(seed)
+    }
+
+    /// A number below `n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}

@@ -13,11 +13,14 @@ use std::{
     path::Path,
     process::{Command, Stdio},
     sync::{Arc, mpsc},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use omg::{Agency, Delivery, Name, StartAt, agent::Execute};
-use omg_scenarios::ledger::{Deposit, Ledger};
+use omg_scenarios::{
+    Rng,
+    ledger::{Deposit, Ledger},
+};
 use omg_sqlite::SqliteStorage;
 
 const COMMANDS: u64 = 6000;
@@ -25,18 +28,6 @@ const ROUNDS: u64 = 25;
 const TOPIC: &str = "deposits";
 const CURSOR: &str = "ledger-feed";
 const AGENT: &str = "ledger";
-
-/// A small xorshift generator seeded from the clock; the seed is printed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 fn open(path: &Path) -> Agency {
     Agency::builder()
@@ -118,13 +109,7 @@ fn check_round(lines: &[String], resume: u64) -> (u64, bool) {
 
 #[test]
 fn a_consumer_killed_midstream_applies_every_command_exactly_once() {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_clock();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("consumer.db");
     {

@@ -8,35 +8,18 @@ use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
     sync::{Arc, mpsc},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use omg::{Agency, Delivery, StartAt};
+use omg_scenarios::Rng;
 use omg_sqlite::SqliteStorage;
 
 const ROUNDS: u64 = 20;
 
-/// A small xorshift generator seeded from the clock; the seed is printed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[test]
 fn every_acknowledged_publish_survives_sigkill_exactly_once() {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_clock();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.db");
     let path_str = path.to_str().unwrap().to_owned();
