@@ -76,19 +76,32 @@ impl Readers {
         if start < end {
             let mut statement = tx
                 .prepare_cached(
-                    "SELECT offset, ts, payload FROM messages
+                    "SELECT ts, payload FROM messages
                      WHERE topic_id = ?1 AND offset >= ?2 AND offset < ?3 ORDER BY offset",
                 )
                 .map_err(|e| sql("reading", e))?;
             let mut rows = statement
                 .query(params![row.id, start as i64, end as i64])
                 .map_err(|e| sql("reading", e))?;
+            // Offsets are dense between `first_offset` and `next_offset`:
+            // the n-th row is `start + n`, which the count below confirms.
+            let mut offset = start;
             while let Some(r) = rows.next().map_err(|e| sql("reading", e))? {
-                let offset: i64 = r.get(0).map_err(|e| sql("reading", e))?;
-                let ts: i64 = r.get(1).map_err(|e| sql("reading", e))?;
-                let payload = r.get_ref(2).map_err(|e| sql("reading", e))?;
+                let ts: i64 = r.get(0).map_err(|e| sql("reading", e))?;
+                let payload = r.get_ref(1).map_err(|e| sql("reading", e))?;
                 let bytes = payload.as_blob().unwrap_or_default();
-                out.push(offset as u64, Timestamp::from_micros(ts), bytes);
+                out.push(offset, Timestamp::from_micros(ts), bytes);
+                offset += 1;
+            }
+            if offset != end {
+                out.clear();
+                return Err(crate::error::named(
+                    omg::StorageErrorKind::Corrupt,
+                    format!(
+                        "topic {topic} has {} messages between offsets {start} and {end}: the file is damaged",
+                        offset - start
+                    ),
+                ));
             }
         }
         Ok(ReadInfo {

@@ -263,6 +263,32 @@ fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
 }
 
 #[test]
+fn a_message_row_missing_from_the_file_is_reported_corrupt_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    omg_db(&path);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("DELETE FROM messages WHERE offset = 1", [])
+        .unwrap();
+    drop(conn);
+    let agency = Agency::builder()
+        .storage(Arc::new(SqliteStorage::open(&path).unwrap()))
+        .build();
+    let topic = agency
+        .topic::<u32>("numbers", Delivery::ExactlyOnce)
+        .unwrap();
+    let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
+    match cursor.recv() {
+        Err(RecvError::Failed(Error::Storage(e))) => {
+            assert_eq!(e.kind(), StorageErrorKind::Corrupt);
+            assert!(e.to_string().contains("numbers"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    agency.shutdown();
+}
+
+#[test]
 fn a_message_over_the_storage_maximum_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("omg.db");
