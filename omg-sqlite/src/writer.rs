@@ -188,7 +188,7 @@ impl Writer {
         let mut touched: Vec<Name> = Vec::new();
         // Reused per batch: its capacity outlives the batches.
         let mut local: HashMap<Name, Option<Head>> = HashMap::new();
-        let began = self.conn.execute_batch("BEGIN IMMEDIATE");
+        let began = self.run_cached("BEGIN IMMEDIATE");
         if let Err(e) = began {
             let error = sql("starting a write transaction", e);
             for command in commands.drain(..) {
@@ -261,7 +261,7 @@ impl Writer {
                 fail_replies(std::mem::take(&mut replies), &error);
                 heads.clear();
                 touched.clear();
-                if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+                if let Err(e) = self.run_cached("BEGIN IMMEDIATE") {
                     let error = sql("starting a write transaction", e);
                     for command in pending {
                         fail(command, &error);
@@ -277,10 +277,7 @@ impl Writer {
             fail_replies(replies, &error);
             return;
         }
-        let committed = self
-            .conn
-            .execute_batch("COMMIT")
-            .map_err(|e| sql("committing", e));
+        let committed = self.run_cached("COMMIT").map_err(|e| sql("committing", e));
         if let Err(error) = &committed {
             tracing::warn!(%error, "commit failed; its writes are reported failed");
             let _already_failed = self.conn.execute_batch("ROLLBACK");
@@ -309,6 +306,15 @@ impl Writer {
         if let Err(flume::SendError(replies)) = deliver.send(replies) {
             deliver_replies(replies);
         }
+    }
+
+    /// Runs a statement without parameters through the statement cache:
+    /// `execute_batch` would parse it again for every transaction.
+    fn run_cached(&self, statement: &str) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(statement)
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
     }
 
     /// Writes the moved heads of `touched` topics.
