@@ -180,12 +180,21 @@ fn concurrent_omg(agency: &Agency, threads: usize, run: Duration) -> f64 {
             })
         })
         .collect();
+    let commits_before = agency.storage().stats().commits;
     std::thread::sleep(run);
     stop.store(true, Ordering::Relaxed);
     for handle in handles {
         handle.join().unwrap();
     }
-    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    let messages = count.load(Ordering::Relaxed);
+    let stats = agency.storage().stats();
+    let commits = stats.commits - commits_before;
+    eprintln!(
+        "concurrent_blocking_{threads}: {commits} commits, {:.1} messages per commit, last commit took {:?}",
+        messages as f64 / commits.max(1) as f64,
+        stats.last_commit_latency.unwrap_or_default()
+    );
+    messages as f64 / start.elapsed().as_secs_f64()
 }
 
 fn concurrent_raw(conn: &mut Connection, run: Duration) -> f64 {
