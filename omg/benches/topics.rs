@@ -42,6 +42,39 @@ struct Seen {
     lagged: u64,
 }
 
+impl Seen {
+    /// Counts one receive of an omg cursor; true once the last message came.
+    fn count(&mut self, received: Result<omg::Record<u64>, RecvError>, n: u64) -> bool {
+        match received {
+            Ok(record) => {
+                self.delivered += 1;
+                black_box(record.value) == n - 1
+            }
+            Err(RecvError::Lagged(missed)) => {
+                self.lagged += missed;
+                false
+            }
+            Err(e) => panic!("receive: {e}"),
+        }
+    }
+}
+
+/// A thread that publishes 0..n to `topic` once `start` opens.
+fn spawn_publisher(
+    topic: &omg::Topic<u64>,
+    start: &Arc<Barrier>,
+    n: u64,
+) -> thread::JoinHandle<()> {
+    let publisher = topic.publisher();
+    let start = start.clone();
+    thread::spawn(move || {
+        start.wait();
+        for i in 0..n {
+            publisher.publish(i).expect("publish");
+        }
+    })
+}
+
 fn main() {
     let n: u64 = env_or("OMG_BENCH_N", 1_000_000);
     let reps: usize = env_or("OMG_BENCH_REPS", 9);
@@ -158,32 +191,12 @@ fn omg_threads(n: u64, readers: usize) -> Run {
             thread::spawn(move || {
                 let mut seen = Seen::default();
                 start.wait();
-                loop {
-                    match cursor.recv() {
-                        Ok(record) => {
-                            seen.delivered += 1;
-                            if black_box(record.value) == n - 1 {
-                                break;
-                            }
-                        }
-                        Err(RecvError::Lagged(missed)) => seen.lagged += missed,
-                        Err(e) => panic!("recv: {e}"),
-                    }
-                }
+                while !seen.count(cursor.recv(), n) {}
                 seen
             })
         })
         .collect();
-    let publisher = topic.publisher();
-    let publishing = {
-        let start = start.clone();
-        thread::spawn(move || {
-            start.wait();
-            for i in 0..n {
-                publisher.publish(i).expect("publish");
-            }
-        })
-    };
+    let publishing = spawn_publisher(&topic, &start, n);
     start.wait();
     let began = Instant::now();
     let seen: Vec<Seen> = handles
@@ -262,32 +275,12 @@ fn omg_async(n: u64, readers: usize) -> Run {
             let mut cursor = topic.cursor(StartAt::Earliest).expect("cursor");
             runtime.spawn(async move {
                 let mut seen = Seen::default();
-                loop {
-                    match cursor.recv_async().await {
-                        Ok(record) => {
-                            seen.delivered += 1;
-                            if black_box(record.value) == n - 1 {
-                                break;
-                            }
-                        }
-                        Err(RecvError::Lagged(missed)) => seen.lagged += missed,
-                        Err(e) => panic!("recv_async: {e}"),
-                    }
-                }
+                while !seen.count(cursor.recv_async().await, n) {}
                 seen
             })
         })
         .collect();
-    let publisher = topic.publisher();
-    let publishing = {
-        let start = start.clone();
-        thread::spawn(move || {
-            start.wait();
-            for i in 0..n {
-                publisher.publish(i).expect("publish");
-            }
-        })
-    };
+    let publishing = spawn_publisher(&topic, &start, n);
     start.wait();
     let began = Instant::now();
     let seen = runtime.block_on(async {
