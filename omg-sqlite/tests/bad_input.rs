@@ -31,6 +31,14 @@ fn refused(path: &Path, kind: StorageErrorKind) {
 }
 
 /// A closed omg database holding one exactly-once topic of three `u32`s.
+/// A temporary omg database holding three messages (keep the directory).
+fn written_db() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    omg_db(&path);
+    (dir, path)
+}
+
 fn omg_db(path: &Path) {
     let agency = Agency::builder()
         .storage(Arc::new(SqliteStorage::open(path).unwrap()))
@@ -70,9 +78,7 @@ fn a_database_of_another_application_is_foreign() {
 
 #[test]
 fn a_newer_schema_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("omg.db");
-    omg_db(&path);
+    let (_dir, path) = written_db();
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch("PRAGMA user_version = 99").unwrap();
     drop(conn);
@@ -81,9 +87,7 @@ fn a_newer_schema_is_refused() {
 
 #[test]
 fn a_truncated_file_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("omg.db");
-    omg_db(&path);
+    let (_dir, path) = written_db();
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     refused(&path, StorageErrorKind::Corrupt);
@@ -91,9 +95,7 @@ fn a_truncated_file_is_corrupt() {
 
 #[test]
 fn a_scribbled_over_file_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("omg.db");
-    omg_db(&path);
+    let (_dir, path) = written_db();
     let mut bytes = std::fs::read(&path).unwrap();
     let page = 4096;
     for b in &mut bytes[page..page * 2] {
@@ -228,9 +230,7 @@ fn a_full_database_fails_publishes_with_full_and_keeps_what_was_committed() {
 
 #[test]
 fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("omg.db");
-    omg_db(&path);
+    let (_dir, path) = written_db();
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
         "UPDATE messages SET payload = ?1 WHERE offset = 1",
@@ -264,9 +264,7 @@ fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
 
 #[test]
 fn a_message_row_missing_from_the_file_is_reported_corrupt_not_skipped() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("omg.db");
-    omg_db(&path);
+    let (_dir, path) = written_db();
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute("DELETE FROM messages WHERE offset = 1", [])
         .unwrap();
