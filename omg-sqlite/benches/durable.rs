@@ -1,8 +1,7 @@
 //! omg-sqlite against raw rusqlite on the same disk, same `synchronous`.
 //!
 //! Prints `ratio <scenario> omg/<peer> <number>` lines, plus the peak RSS
-//! of a reader lagging far behind and, for context, omg against raw
-//! rusqlite writing into omg's own table layout. Sizes: `OMG_BENCH_N` messages (default
+//! of a reader lagging far behind. Sizes: `OMG_BENCH_N` messages (default
 //! 1 000 000), `OMG_BENCH_SECS` per timed run (default 2), `OMG_BENCH_LAG`
 //! lagging messages (default 5 000 000).
 
@@ -90,35 +89,18 @@ fn pipelined(agency: &Agency, topic: &str, n: u64, window_max: usize) -> Duratio
     start.elapsed()
 }
 
+/// Inserts `n` rows `(i, payload)`, 1000 per transaction, into a table
+/// laid out as an omg topic's (the offset is the rowid).
 fn raw_batched(conn: &mut Connection, n: u64) -> Duration {
-    raw_batched_into(conn, n, "INSERT INTO log (ts, payload) VALUES (?1, ?2)")
-}
-
-/// The same rows into a table laid out as omg-sqlite's `messages` (a
-/// `(topic_id, offset)` primary key, `WITHOUT ROWID`): what the layout
-/// itself costs, apart from everything omg does around it.
-fn raw_batched_omg_layout(conn: &mut Connection, n: u64) -> Duration {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS messages (topic_id INTEGER NOT NULL, offset INTEGER NOT NULL,
-         ts INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (topic_id, offset)) WITHOUT ROWID",
-    )
-    .unwrap();
-    raw_batched_into(
-        conn,
-        n,
-        "INSERT INTO messages (topic_id, offset, ts, payload) VALUES (1, ?1, ?1, ?2)",
-    )
-}
-
-/// Inserts `n` rows `(i, payload)` with `insert`, 1000 per transaction.
-fn raw_batched_into(conn: &mut Connection, n: u64, insert: &str) -> Duration {
     let payload = postcard::to_allocvec(&vec![42u8; 100]).unwrap();
     let start = Instant::now();
     let mut i = 0;
     while i < n {
         let tx = conn.transaction().unwrap();
         {
-            let mut insert = tx.prepare_cached(insert).unwrap();
+            let mut insert = tx
+                .prepare_cached("INSERT INTO log (ts, payload) VALUES (?1, ?2)")
+                .unwrap();
             for _ in 0..1000.min(n - i) {
                 insert.execute(params![i as i64, payload]).unwrap();
                 i += 1;
@@ -274,12 +256,6 @@ fn main() {
     println!(
         "ratio pipelined_append_full omg/rusqlite {:.2}",
         raw_time.as_secs_f64() / omg_time.as_secs_f64()
-    );
-    let layout_time = raw_batched_omg_layout(&mut raw(&dir.path().join("layout.db")), n);
-    eprintln!("pipelined_append_full: raw with omg's table layout {layout_time:?}");
-    println!(
-        "context pipelined_append_full omg/rusqlite_omg_layout {:.2}",
-        layout_time.as_secs_f64() / omg_time.as_secs_f64()
     );
 
     let omg_time = replay_omg(&agency, "pipelined", n);

@@ -19,7 +19,11 @@
 //! drain of its queue, with a savepoint per submitted batch, so a failed
 //! batch (an expected-offset conflict, say) does not fail its neighbours.
 //! Offsets are assigned inside that transaction, so they stay dense even
-//! with several processes writing the same file. Idempotency keys and
+//! with several processes writing the same file. Each topic's messages
+//! live in a table of their own whose rowid is the offset, so an append is
+//! SQLite's cheapest insert and a read a rowid range scan; a file written
+//! by an older version (one shared `messages` table) is moved to this
+//! layout when it is opened. Idempotency keys and
 //! cursor commits ride in the same transaction as the appends. Reads use
 //! connections of their own and see committed data only. A notifier thread
 //! delivers completions after each commit, so the writer moves on to the

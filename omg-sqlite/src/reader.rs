@@ -12,7 +12,10 @@ use omg::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{error::sql, schema::decode_delivery};
+use crate::{
+    error::sql,
+    schema::{MessageTable, decode_delivery},
+};
 
 /// A small pool of reader connections.
 pub(crate) struct Readers {
@@ -75,13 +78,10 @@ impl Readers {
             .min(row.next);
         if start < end {
             let mut statement = tx
-                .prepare_cached(
-                    "SELECT ts, payload FROM messages
-                     WHERE topic_id = ?1 AND offset >= ?2 AND offset < ?3 ORDER BY offset",
-                )
+                .prepare_cached(&MessageTable(row.id).range())
                 .map_err(|e| sql("reading", e))?;
             let mut rows = statement
-                .query(params![row.id, start as i64, end as i64])
+                .query(params![start as i64, end as i64])
                 .map_err(|e| sql("reading", e))?;
             // Offsets are dense between `first_offset` and `next_offset`:
             // the n-th row is `start + n`, which the count below confirms.
@@ -117,15 +117,13 @@ impl Readers {
         let row = row(&tx, topic)?.ok_or_else(|| Error::UnknownTopic {
             topic: topic.clone(),
         })?;
+        let timestamp_at = MessageTable(row.id).timestamp_at();
         let (mut lo, mut hi) = (row.first, row.next);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let ts: Option<i64> = tx
-                .prepare_cached("SELECT ts FROM messages WHERE topic_id = ?1 AND offset = ?2")
-                .and_then(|mut s| {
-                    s.query_row(params![row.id, mid as i64], |r| r.get(0))
-                        .optional()
-                })
+                .prepare_cached(&timestamp_at)
+                .and_then(|mut s| s.query_row([mid as i64], |r| r.get(0)).optional())
                 .map_err(|e| sql("searching by time", e))?;
             if ts.is_some_and(|t| t < time.as_micros()) {
                 lo = mid + 1;

@@ -13,8 +13,11 @@ use crate::{
 /// `PRAGMA application_id` of an omg database: "omg" and 0x01.
 pub(crate) const APPLICATION_ID: i32 = 0x6f6d_6701;
 
-/// `PRAGMA user_version` of the layout this crate writes.
-pub(crate) const SCHEMA_VERSION: i32 = 1;
+/// `PRAGMA user_version` of the layout this crate writes. Version 1 kept
+/// every topic's messages in one `messages` table keyed by
+/// `(topic_id, offset)`; version 2 gives each topic a table of its own (see
+/// [`MessageTable`]). Opening a version 1 file moves its messages over.
+pub(crate) const SCHEMA_VERSION: i32 = 2;
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS topics (
@@ -28,13 +31,6 @@ CREATE TABLE IF NOT EXISTS topics (
     next_offset INTEGER NOT NULL,
     last_ts INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS messages (
-    topic_id INTEGER NOT NULL,
-    offset INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    payload BLOB NOT NULL,
-    PRIMARY KEY (topic_id, offset)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS keys (
     topic_id INTEGER NOT NULL,
     key TEXT NOT NULL,
@@ -49,6 +45,78 @@ CREATE TABLE IF NOT EXISTS cursors (
     PRIMARY KEY (topic_id, name)
 ) WITHOUT ROWID;
 ";
+
+/// The table holding one topic's messages, `messages_<topic id>`: the
+/// offset is the rowid, so an append adds a row at the right end of the
+/// table's B-tree, the cheapest insert SQLite has, and a read is a rowid
+/// range scan. The name is built from the topic's integer id, never from
+/// its name, so no user input reaches the SQL text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MessageTable(pub(crate) i64);
+
+impl MessageTable {
+    pub(crate) fn create(self) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS messages_{} (
+                offset INTEGER PRIMARY KEY,
+                ts INTEGER NOT NULL,
+                payload BLOB NOT NULL
+            )",
+            self.0
+        )
+    }
+
+    pub(crate) fn drop_table(self) -> String {
+        format!("DROP TABLE IF EXISTS messages_{}", self.0)
+    }
+
+    /// Parameters: offset, timestamp, payload.
+    pub(crate) fn insert(self) -> String {
+        format!(
+            "INSERT INTO messages_{} (offset, ts, payload) VALUES (?1, ?2, ?3)",
+            self.0
+        )
+    }
+
+    /// Parameters: first offset, end offset (exclusive).
+    pub(crate) fn range(self) -> String {
+        format!(
+            "SELECT ts, payload FROM messages_{} WHERE offset >= ?1 AND offset < ?2 ORDER BY offset",
+            self.0
+        )
+    }
+
+    /// Parameter: offset.
+    pub(crate) fn timestamp_at(self) -> String {
+        format!("SELECT ts FROM messages_{} WHERE offset = ?1", self.0)
+    }
+
+    /// Parameter: the first offset to keep.
+    pub(crate) fn delete_before(self) -> String {
+        format!("DELETE FROM messages_{} WHERE offset < ?1", self.0)
+    }
+}
+
+/// Moves a version 1 file's messages into per-topic tables, inside the
+/// caller's write transaction.
+fn migrate_from_v1(conn: &Connection) -> rusqlite::Result<()> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM topics ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        let table = MessageTable(id);
+        conn.execute_batch(&table.create())?;
+        conn.execute(
+            &format!(
+                "INSERT INTO messages_{id} (offset, ts, payload)
+                 SELECT offset, ts, payload FROM messages WHERE topic_id = ?1 ORDER BY offset"
+            ),
+            [id],
+        )?;
+    }
+    conn.execute_batch("DROP TABLE messages")
+}
 
 /// Delivery class codes stored in `topics.class`.
 pub(crate) const CLASS_AT_LEAST_ONCE: i64 = 1;
@@ -142,7 +210,14 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| sql("creating the schema", e))?;
     let created = (|| {
+        // Read again under the write lock: another process may have
+        // created or migrated the file since `check`.
+        let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         conn.execute_batch(CREATE)?;
+        if version == 1 {
+            tracing::info!(path = %path.display(), "moving a version 1 file's messages into per-topic tables");
+            migrate_from_v1(&conn)?;
+        }
         conn.pragma_update(None, "application_id", APPLICATION_ID)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         conn.execute_batch("COMMIT")

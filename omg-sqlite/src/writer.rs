@@ -16,7 +16,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use crate::{
     error::{named, sql},
     figures::WriterFigures,
-    schema::{CLASS_AT_LEAST_ONCE, decode_delivery, encode_delivery},
+    schema::{CLASS_AT_LEAST_ONCE, MessageTable, decode_delivery, encode_delivery},
     watchers::Watchers,
 };
 
@@ -63,10 +63,6 @@ struct Head {
     /// Listed in the drain's `touched` topics already.
     touched: bool,
 }
-
-/// Appends a message row.
-const INSERT_MESSAGE: &str =
-    "INSERT INTO messages (topic_id, offset, ts, payload) VALUES (?1, ?2, ?3, ?4)";
 
 /// The offset and timestamp `append` gets at `head`, or the conflict with
 /// its expected offset. Timestamps never go backwards within a topic.
@@ -196,9 +192,10 @@ impl Writer {
             }
             return;
         }
-        // Held for the whole drain: the statement cache's lookup (a hash of
-        // the SQL and a list node) would cost more than binding the row.
-        let mut insert: Option<CachedStatement<'_>> = None;
+        // Held for the whole drain, for the last topic appended to: the
+        // statement cache's lookup (building the SQL, hashing it) would cost
+        // more than binding the row.
+        let mut insert: Option<(MessageTable, CachedStatement<'_>)> = None;
         let mut pending = commands.drain(..);
         while let Some(command) = pending.next() {
             let reply = match command {
@@ -388,7 +385,7 @@ impl Writer {
         append: &Append,
         heads: &mut HashMap<Name, Option<Head>>,
         touched: &mut Vec<Name>,
-        insert: &mut Option<CachedStatement<'c>>,
+        insert: &mut Option<(MessageTable, CachedStatement<'c>)>,
     ) -> Result<Appended> {
         if !heads.contains_key(&append.topic) {
             let mut local = HashMap::new();
@@ -402,21 +399,19 @@ impl Writer {
             });
         };
         let (offset, ts) = place(append, head)?;
+        let table = MessageTable(head.id);
         let statement = match insert {
-            Some(statement) => statement,
-            None => insert.insert(
-                self.conn
-                    .prepare_cached(INSERT_MESSAGE)
-                    .map_err(|e| sql("appending", e))?,
-            ),
+            Some((held, statement)) if *held == table => statement,
+            _ => {
+                let statement = self
+                    .conn
+                    .prepare_cached(&table.insert())
+                    .map_err(|e| sql("appending", e))?;
+                &mut insert.insert((table, statement)).1
+            }
         };
         statement
-            .execute(params![
-                head.id,
-                offset as i64,
-                ts,
-                append.payload.as_slice()
-            ])
+            .execute(params![offset as i64, ts, append.payload.as_slice()])
             .map_err(|e| sql("appending", e))?;
         head.next += 1;
         head.last_ts = ts;
@@ -466,15 +461,8 @@ impl Writer {
             }
             let (offset, ts) = place(append, &head)?;
             self.conn
-                .prepare_cached(INSERT_MESSAGE)
-                .and_then(|mut s| {
-                    s.execute(params![
-                        head.id,
-                        offset as i64,
-                        ts,
-                        append.payload.as_slice()
-                    ])
-                })
+                .prepare_cached(&MessageTable(head.id).insert())
+                .and_then(|mut s| s.execute(params![offset as i64, ts, append.payload.as_slice()]))
                 .map_err(|e| sql("appending", e))?;
             if let Some(key) = &append.key {
                 self.conn
@@ -558,23 +546,28 @@ impl Writer {
                 ])
             })
             .map_err(|e| sql("declaring a topic", e))?;
-        let (class, secs, nanos, message_type, first, next): (i64, i64, i64, String, i64, i64) = self
+        let (id, existing, first, next) = self
             .conn
             .prepare_cached(
-                "SELECT class, retain_secs, retain_nanos, message_type, first_offset, next_offset
-                 FROM topics WHERE name = ?1",
+                "SELECT id, class, retain_secs, retain_nanos, message_type, first_offset,
+                 next_offset FROM topics WHERE name = ?1",
             )
             .and_then(|mut s| {
                 s.query_row([spec.name.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    let existing = TopicSpec {
+                        name: spec.name.clone(),
+                        delivery: decode_delivery(r.get(1)?, r.get(2)?, r.get(3)?),
+                        message_type: r.get(4)?,
+                    };
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        existing,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ))
                 })
             })
             .map_err(|e| sql("declaring a topic", e))?;
-        let existing = TopicSpec {
-            name: spec.name.clone(),
-            delivery: decode_delivery(class, secs, nanos),
-            message_type,
-        };
         if existing != *spec {
             return Err(Error::TopicMismatch {
                 topic: spec.name.clone(),
@@ -582,6 +575,11 @@ impl Writer {
                 requested: spec.describe(),
             });
         }
+        // A no-op when the table exists (the schema, and with it every
+        // connection's prepared statements, changes only when it is new).
+        self.conn
+            .execute_batch(&MessageTable(id).create())
+            .map_err(|e| sql("declaring a topic", e))?;
         Ok(TopicInfo {
             first_offset: first as u64,
             next_offset: next as u64,
@@ -597,8 +595,10 @@ impl Writer {
         let Some(id) = id else {
             return Ok(false);
         };
+        self.conn
+            .execute_batch(&MessageTable(id).drop_table())
+            .map_err(|e| sql("deleting a topic", e))?;
         for statement in [
-            "DELETE FROM messages WHERE topic_id = ?1",
             "DELETE FROM keys WHERE topic_id = ?1",
             "DELETE FROM cursors WHERE topic_id = ?1",
             "DELETE FROM topics WHERE id = ?1",
@@ -644,13 +644,15 @@ impl Writer {
                     .saturating_add(i64::try_from(chunk).unwrap_or(i64::MAX))
                     .min(next)
             };
+            let table = MessageTable(id);
+            let timestamp_at = table.timestamp_at();
             let (mut lo, mut hi) = (first, limit);
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
                 let ts: Option<i64> = self
                     .conn
-                    .prepare_cached("SELECT ts FROM messages WHERE topic_id = ?1 AND offset = ?2")
-                    .and_then(|mut s| s.query_row(params![id, mid], |r| r.get(0)).optional())
+                    .prepare_cached(&timestamp_at)
+                    .and_then(|mut s| s.query_row([mid], |r| r.get(0)).optional())
                     .map_err(|e| sql("trimming", e))?;
                 if ts.is_some_and(|t| t < cutoff) {
                     lo = mid + 1;
@@ -661,8 +663,8 @@ impl Writer {
             let new_first = lo;
             if new_first > first {
                 self.conn
-                    .prepare_cached("DELETE FROM messages WHERE topic_id = ?1 AND offset < ?2")
-                    .and_then(|mut s| s.execute(params![id, new_first]))
+                    .prepare_cached(&table.delete_before())
+                    .and_then(|mut s| s.execute([new_first]))
                     .map_err(|e| sql("trimming", e))?;
                 self.conn
                     .prepare_cached("UPDATE topics SET first_offset = ?2 WHERE id = ?1")

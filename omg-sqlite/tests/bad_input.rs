@@ -233,7 +233,7 @@ fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
     let (_dir, path) = written_db();
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
-        "UPDATE messages SET payload = ?1 WHERE offset = 1",
+        "UPDATE messages_1 SET payload = ?1 WHERE offset = 1",
         [vec![0xFFu8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]],
     )
     .unwrap();
@@ -266,7 +266,7 @@ fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
 fn a_message_row_missing_from_the_file_is_reported_corrupt_not_skipped() {
     let (_dir, path) = written_db();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("DELETE FROM messages WHERE offset = 1", [])
+    conn.execute("DELETE FROM messages_1 WHERE offset = 1", [])
         .unwrap();
     drop(conn);
     let agency = Agency::builder()
