@@ -3,7 +3,8 @@
 //! Prints `ratio <scenario> omg/<peer> <number>` lines, plus the peak RSS
 //! of a reader lagging far behind. Sizes: `OMG_BENCH_N` messages (default
 //! 1 000 000), `OMG_BENCH_SECS` per timed run (default 2), `OMG_BENCH_LAG`
-//! lagging messages (default 5 000 000).
+//! lagging messages (default 5 000 000), `OMG_BENCH_REPS` runs of each
+//! side per scenario (default 3; the ratio is of the medians).
 
 #![allow(
     clippy::unwrap_used,
@@ -43,11 +44,22 @@ fn raw(path: &Path) -> Connection {
         .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
         .unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, payload BLOB NOT NULL)",
-    )
-    .unwrap();
     conn
+}
+
+/// Creates the raw side's table `name`, laid out as an omg topic's (the
+/// offset is the rowid).
+fn raw_table(conn: &Connection, name: &str) {
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {name} (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, payload BLOB NOT NULL)"
+    ))
+    .unwrap();
+}
+
+/// The median of `values`.
+fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
 }
 
 /// Publishes `n` 100-byte messages with `try_publish`, keeping a window of
@@ -89,18 +101,18 @@ fn pipelined(agency: &Agency, topic: &str, n: u64, window_max: usize) -> Duratio
     start.elapsed()
 }
 
-/// Inserts `n` rows `(i, payload)`, 1000 per transaction, into a table
-/// laid out as an omg topic's (the offset is the rowid).
-fn raw_batched(conn: &mut Connection, n: u64) -> Duration {
+/// Inserts `n` rows `(i, payload)`, 1000 per transaction, into a new
+/// table `table`.
+fn raw_batched(conn: &mut Connection, table: &str, n: u64) -> Duration {
+    raw_table(conn, table);
+    let insert = format!("INSERT INTO {table} (ts, payload) VALUES (?1, ?2)");
     let payload = postcard::to_allocvec(&vec![42u8; 100]).unwrap();
     let start = Instant::now();
     let mut i = 0;
     while i < n {
         let tx = conn.transaction().unwrap();
         {
-            let mut insert = tx
-                .prepare_cached("INSERT INTO log (ts, payload) VALUES (?1, ?2)")
-                .unwrap();
+            let mut insert = tx.prepare_cached(&insert).unwrap();
             for _ in 0..1000.min(n - i) {
                 insert.execute(params![i as i64, payload]).unwrap();
                 i += 1;
@@ -125,10 +137,12 @@ fn replay_omg(agency: &Agency, topic: &str, n: u64) -> Duration {
     start.elapsed()
 }
 
-fn replay_raw(conn: &Connection, n: u64) -> Duration {
+fn replay_raw(conn: &Connection, table: &str, n: u64) -> Duration {
     let start = Instant::now();
     let mut statement = conn
-        .prepare("SELECT id, ts, payload FROM log WHERE id >= ?1 ORDER BY id")
+        .prepare(&format!(
+            "SELECT id, ts, payload FROM {table} WHERE id >= ?1 ORDER BY id"
+        ))
         .unwrap();
     let mut rows = statement.query([1]).unwrap();
     let mut bytes = 0usize;
@@ -180,6 +194,7 @@ fn concurrent_omg(agency: &Agency, threads: usize, run: Duration) -> f64 {
 }
 
 fn concurrent_raw(conn: &mut Connection, run: Duration) -> f64 {
+    raw_table(conn, "log");
     let payload = postcard::to_allocvec(&vec![42u8; 100]).unwrap();
     let start = Instant::now();
     let mut count = 0u64;
@@ -216,6 +231,7 @@ fn main() {
     let n = env("OMG_BENCH_N", 1_000_000);
     let secs = env("OMG_BENCH_SECS", 2);
     let lag = env("OMG_BENCH_LAG", 5_000_000);
+    let reps = usize::try_from(env("OMG_BENCH_REPS", 3)).unwrap().max(1);
     let dir = tempfile::Builder::new()
         .prefix("omg-sqlite-bench")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -250,29 +266,43 @@ fn main() {
     let agency = agency(&omg_path);
     let mut conn = raw(&raw_path);
 
-    let omg_time = pipelined(&agency, "pipelined", n, 200_000);
-    let raw_time = raw_batched(&mut conn, n);
-    eprintln!("pipelined_append_full: omg {omg_time:?}, raw {raw_time:?} for {n}");
+    // Each scenario runs `reps` times, the two sides interleaved (each
+    // pipelined run into a new topic and a new table); the ratio is of
+    // the medians.
+    let (mut omg_times, mut raw_times) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        omg_times.push(pipelined(&agency, &format!("pipelined{rep}"), n, 200_000));
+        raw_times.push(raw_batched(&mut conn, &format!("log{rep}"), n));
+    }
+    eprintln!("pipelined_append_full: omg {omg_times:?}, raw {raw_times:?} for {n}");
+    let (omg_time, raw_time) = (median(omg_times), median(raw_times));
     println!(
         "ratio pipelined_append_full omg/rusqlite {:.2}",
         raw_time.as_secs_f64() / omg_time.as_secs_f64()
     );
 
-    let omg_time = replay_omg(&agency, "pipelined", n);
-    let raw_time = replay_raw(&conn, n);
-    eprintln!("replay: omg {omg_time:?}, raw {raw_time:?} for {n}");
+    let (mut omg_times, mut raw_times) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        omg_times.push(replay_omg(&agency, "pipelined0", n));
+        raw_times.push(replay_raw(&conn, "log0", n));
+    }
+    eprintln!("replay: omg {omg_times:?}, raw {raw_times:?} for {n}");
+    let (omg_time, raw_time) = (median(omg_times), median(raw_times));
     println!(
         "ratio replay omg/rusqlite {:.2}",
         raw_time.as_secs_f64() / omg_time.as_secs_f64()
     );
 
     let run = Duration::from_secs(secs);
-    let omg_rate = concurrent_omg(&agency, 32, run);
-    let raw_rate = concurrent_raw(&mut conn, run);
-    eprintln!("concurrent_blocking_32: omg {omg_rate:.0}/s, raw {raw_rate:.0}/s");
+    let (mut omg_rates, mut raw_rates) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        omg_rates.push(concurrent_omg(&agency, 32, run));
+        raw_rates.push(concurrent_raw(&mut conn, run));
+    }
+    eprintln!("concurrent_blocking_32: omg {omg_rates:.0?}/s, raw {raw_rates:.0?}/s");
     println!(
         "ratio concurrent_blocking_32 omg/rusqlite {:.2}",
-        omg_rate / raw_rate
+        median(omg_rates) / median(raw_rates)
     );
     agency.shutdown();
 }

@@ -121,11 +121,23 @@ impl SqliteStorage {
         }
     }
 
+    /// Queues a command for the writer; gives it back if the writer is gone
+    /// (boxed: that is rare, and a command is large).
+    fn send(&self, command: Command) -> Result<(), Box<Command>> {
+        self.figures.sending();
+        self.queue
+            .send(command)
+            .map_err(|flume::SendError(command)| {
+                self.figures.taken(1);
+                Box::new(command)
+            })
+    }
+
     /// Sends a command that replies on its own channel, and waits.
     fn call<T>(&self, make: impl FnOnce(flume::Sender<Result<T>>) -> Command) -> Result<T> {
         self.check_open()?;
         let (tx, rx) = flume::bounded(1);
-        self.queue.send(make(tx)).map_err(|_| closed())?;
+        self.send(make(tx)).map_err(|_| closed())?;
         rx.recv().map_err(|_| closed())?
     }
 }
@@ -165,16 +177,16 @@ impl Storage for SqliteStorage {
             };
             return Err(SubmitError::Failed(error, batch));
         }
-        if admission.may_refuse() && self.queue.len() >= self.queue_capacity {
+        if admission.may_refuse() && self.figures.queued() >= self.queue_capacity as u64 {
             return Err(SubmitError::Full(batch));
         }
         let (completer, completion) = Completion::pending();
-        match self.queue.send(Command::Batch(batch, completer)) {
+        match self.send(Command::Batch(batch, completer)) {
             Ok(()) => Ok(completion),
-            Err(flume::SendError(Command::Batch(batch, _))) => {
-                Err(SubmitError::Failed(closed(), batch))
-            }
-            Err(_) => Err(SubmitError::Failed(closed(), WriteBatch::new())),
+            Err(command) => match *command {
+                Command::Batch(batch, _) => Err(SubmitError::Failed(closed(), batch)),
+                _ => Err(SubmitError::Failed(closed(), WriteBatch::new())),
+            },
         }
     }
 
@@ -205,7 +217,7 @@ impl Storage for SqliteStorage {
 
     fn stats(&self) -> StorageStats {
         StorageStats::new(
-            self.queue.len() as u64,
+            self.figures.queued(),
             self.figures.commits(),
             self.figures.last_commit_latency(),
         )
@@ -215,7 +227,7 @@ impl Storage for SqliteStorage {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let _writer_may_be_gone = self.queue.send(Command::Close);
+        let _writer_may_be_gone = self.send(Command::Close);
         self.stop_watch.store(true, Ordering::Release);
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));

@@ -102,8 +102,10 @@ pub(crate) struct Writer {
     pub(crate) figures: Arc<WriterFigures>,
 }
 
-/// Most commands group-committed in one transaction.
-const MAX_DRAIN: usize = 8192;
+/// Room a drain's list of commands starts with. A drain takes everything
+/// queued (publishers that may be refused stop at
+/// [`SqliteOptions::queue_capacity`](crate::SqliteOptions::queue_capacity)).
+const DRAIN_CAPACITY: usize = 8192;
 
 impl Writer {
     /// Runs until [`Command::Close`] or until every sender is gone.
@@ -131,7 +133,7 @@ impl Writer {
 
     fn serve(&self, deliver: &flume::Sender<Vec<Reply>>) {
         let mut next_trim = Instant::now() + self.trim_interval;
-        let mut commands = Vec::with_capacity(MAX_DRAIN);
+        let mut commands = Vec::with_capacity(DRAIN_CAPACITY);
         loop {
             let timeout = next_trim.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(timeout) {
@@ -144,17 +146,15 @@ impl Writer {
                 }
                 Err(flume::RecvTimeoutError::Disconnected) => return,
             }
-            while commands.len() < MAX_DRAIN {
-                match self.rx.try_recv() {
-                    Ok(command) => commands.push(command),
-                    Err(_) => break,
-                }
-            }
+            // Everything queued, taken under one lock: a `try_recv` per
+            // command would contend with the publishers' sends each time.
+            commands.extend(self.rx.drain());
+            self.figures.taken(commands.len());
             let closing = commands.iter().any(|c| matches!(c, Command::Close));
             if closing {
-                while let Ok(command) = self.rx.try_recv() {
-                    commands.push(command);
-                }
+                let before = commands.len();
+                commands.extend(self.rx.drain());
+                self.figures.taken(commands.len() - before);
             }
             self.drain(&mut commands, deliver);
             if closing {
@@ -184,6 +184,8 @@ impl Writer {
         let mut touched: Vec<Name> = Vec::new();
         // Reused per batch: its capacity outlives the batches.
         let mut local: HashMap<Name, Option<Head>> = HashMap::new();
+        // A declare or delete in this drain: watchers to register or drop.
+        let mut topics_changed = false;
         let began = self.run_cached("BEGIN IMMEDIATE");
         if let Err(e) = began {
             let error = sql("starting a write transaction", e);
@@ -197,7 +199,16 @@ impl Writer {
         // more than binding the row.
         let mut insert: Option<(MessageTable, CachedStatement<'_>)> = None;
         let mut pending = commands.drain(..);
-        while let Some(command) = pending.next() {
+        let mut until_warm = 0;
+        loop {
+            if until_warm == 0 {
+                until_warm = WARM_AHEAD;
+                std::hint::black_box(warm(pending.as_slice()));
+            }
+            until_warm -= 1;
+            let Some(command) = pending.next() else {
+                break;
+            };
             let reply = match command {
                 Command::Close => continue,
                 Command::Batch(batch, mut completer) => {
@@ -218,6 +229,7 @@ impl Writer {
                     }
                 }
                 Command::Declare(spec, watcher, tx) => {
+                    topics_changed = true;
                     let outcome = self
                         .write_heads(&heads, &touched)
                         .and_then(|()| self.savepoint(|w| w.declare(&spec)));
@@ -227,6 +239,7 @@ impl Writer {
                     Reply::Declare(tx, outcome, spec.name, watcher)
                 }
                 Command::Delete(name, tx) => {
+                    topics_changed = true;
                     let outcome = self
                         .write_heads(&heads, &touched)
                         .and_then(|()| self.savepoint(|w| w.delete(&name)));
@@ -291,7 +304,7 @@ impl Writer {
         }
         // Watchers change here, before the next transaction can commit:
         // a watcher registered later would miss that commit's announcement.
-        for reply in &replies {
+        for reply in replies.iter().filter(|_| topics_changed) {
             match reply {
                 Reply::Declare(_, Ok(_), name, watcher) => {
                     self.watchers.register(name, watcher.clone());
@@ -679,6 +692,31 @@ impl Writer {
         }
         Ok(removed)
     }
+}
+
+/// How many queued batches [`warm`] reads ahead.
+const WARM_AHEAD: usize = 16;
+
+/// Reads what the writer will read of the next [`WARM_AHEAD`] batches:
+/// their first append (it spans two cache lines) and the first and last
+/// byte of its payload. They were written on the publisher's core and
+/// arrive here as cache misses; taken one by one inside the insert they
+/// stall the writer in turn, while these independent loads overlap.
+fn warm(commands: &[Command]) -> u8 {
+    commands
+        .iter()
+        .take(WARM_AHEAD)
+        .filter_map(|command| match command {
+            Command::Batch(batch, _) => batch.appends.first(),
+            _ => None,
+        })
+        .fold(0, |acc, append| {
+            let payload = append.payload.as_slice();
+            acc ^ u8::from(append.key.is_some())
+                ^ u8::from(append.expected_offset.is_some())
+                ^ payload.first().copied().unwrap_or(0)
+                ^ payload.last().copied().unwrap_or(0)
+        })
 }
 
 impl Reply {
