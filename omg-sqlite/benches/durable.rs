@@ -210,6 +210,22 @@ fn concurrent_raw(conn: &mut Connection, run: Duration) -> f64 {
     count as f64 / start.elapsed().as_secs_f64()
 }
 
+/// CPU time this process has used (user + system, all threads), in 10 ms
+/// ticks' resolution.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and
+    // stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 /// `VmHWM` and `VmRSS` of this process, in KiB.
 fn memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -270,11 +286,17 @@ fn main() {
     // pipelined run into a new topic and a new table); the ratio is of
     // the medians.
     let (mut omg_times, mut raw_times) = (Vec::new(), Vec::new());
+    let (mut omg_cpu, mut raw_cpu) = (Vec::new(), Vec::new());
     for rep in 0..reps {
+        let cpu = cpu_time();
         omg_times.push(pipelined(&agency, &format!("pipelined{rep}"), n, 200_000));
+        omg_cpu.push(cpu_time() - cpu);
+        let cpu = cpu_time();
         raw_times.push(raw_batched(&mut conn, &format!("log{rep}"), n));
+        raw_cpu.push(cpu_time() - cpu);
     }
     eprintln!("pipelined_append_full: omg {omg_times:?}, raw {raw_times:?} for {n}");
+    eprintln!("pipelined_append_full: CPU time omg {omg_cpu:?}, raw {raw_cpu:?}");
     let (omg_time, raw_time) = (median(omg_times), median(raw_times));
     println!(
         "ratio pipelined_append_full omg/rusqlite {:.2}",

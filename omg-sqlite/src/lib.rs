@@ -71,6 +71,7 @@ mod effect;
 mod error;
 mod figures;
 mod options;
+mod queue;
 mod reader;
 mod schema;
 mod storage;

@@ -21,6 +21,7 @@ use crate::{
     error::{closed, io},
     figures::WriterFigures,
     options::SqliteOptions,
+    queue::Queue,
     reader::Readers,
     schema::{connect, open_writer},
     watch,
@@ -31,7 +32,7 @@ use crate::{
 /// Durable omg topics in one SQLite file. See the [crate docs](crate).
 pub struct SqliteStorage {
     path: PathBuf,
-    queue: flume::Sender<Command>,
+    queue: Arc<Queue>,
     queue_capacity: usize,
     max_message_size: usize,
     readers: Readers,
@@ -74,12 +75,12 @@ impl SqliteStorage {
             .collect::<Result<Vec<_>>>()?;
         let watch_conn = connect(&path, &options)?;
         let watchers = Arc::new(Watchers::default());
-        let (queue, rx) = flume::unbounded();
+        let queue = Arc::new(Queue::default());
         let figures = Arc::new(WriterFigures::default());
         let writer = Writer {
             figures: figures.clone(),
             conn,
-            rx,
+            queue: queue.clone(),
             watchers: watchers.clone(),
             trim_interval: options.retention_check_interval,
             trim_chunk: options.trim_chunk.max(1),
@@ -121,23 +122,11 @@ impl SqliteStorage {
         }
     }
 
-    /// Queues a command for the writer; gives it back if the writer is gone
-    /// (boxed: that is rare, and a command is large).
-    fn send(&self, command: Command) -> Result<(), Box<Command>> {
-        self.figures.sending();
-        self.queue
-            .send(command)
-            .map_err(|flume::SendError(command)| {
-                self.figures.taken(1);
-                Box::new(command)
-            })
-    }
-
     /// Sends a command that replies on its own channel, and waits.
     fn call<T>(&self, make: impl FnOnce(flume::Sender<Result<T>>) -> Command) -> Result<T> {
         self.check_open()?;
         let (tx, rx) = flume::bounded(1);
-        self.send(make(tx)).map_err(|_| closed())?;
+        self.queue.push(make(tx)).map_err(|_| closed())?;
         rx.recv().map_err(|_| closed())?
     }
 }
@@ -177,11 +166,11 @@ impl Storage for SqliteStorage {
             };
             return Err(SubmitError::Failed(error, batch));
         }
-        if admission.may_refuse() && self.figures.queued() >= self.queue_capacity as u64 {
+        if admission.may_refuse() && self.queue.len() >= self.queue_capacity {
             return Err(SubmitError::Full(batch));
         }
         let (completer, completion) = Completion::pending();
-        match self.send(Command::Batch(batch, completer)) {
+        match self.queue.push(Command::Batch(batch, completer)) {
             Ok(()) => Ok(completion),
             Err(command) => match *command {
                 Command::Batch(batch, _) => Err(SubmitError::Failed(closed(), batch)),
@@ -217,7 +206,7 @@ impl Storage for SqliteStorage {
 
     fn stats(&self) -> StorageStats {
         StorageStats::new(
-            self.figures.queued(),
+            self.queue.len() as u64,
             self.figures.commits(),
             self.figures.last_commit_latency(),
         )
@@ -227,7 +216,7 @@ impl Storage for SqliteStorage {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let _writer_may_be_gone = self.send(Command::Close);
+        let _writer_may_be_gone = self.queue.push(Command::Close);
         self.stop_watch.store(true, Ordering::Release);
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));

@@ -16,6 +16,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use crate::{
     error::{named, sql},
     figures::WriterFigures,
+    queue::{CloseOnExit, Queue, Taken},
     schema::{CLASS_AT_LEAST_ONCE, MessageTable, decode_delivery, encode_delivery},
     watchers::Watchers,
 };
@@ -95,14 +96,14 @@ fn plain_append(batch: &WriteBatch) -> Option<&Append> {
 /// The writer thread's state.
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
-    pub(crate) rx: flume::Receiver<Command>,
+    pub(crate) queue: Arc<Queue>,
     pub(crate) watchers: Arc<Watchers>,
     pub(crate) trim_interval: Duration,
     pub(crate) trim_chunk: u64,
     pub(crate) figures: Arc<WriterFigures>,
 }
 
-/// Room a drain's list of commands starts with. A drain takes everything
+/// Room the writer's list of commands starts with. A drain takes everything
 /// queued (publishers that may be refused stop at
 /// [`SqliteOptions::queue_capacity`](crate::SqliteOptions::queue_capacity)).
 const DRAIN_CAPACITY: usize = 8192;
@@ -132,30 +133,18 @@ impl Writer {
     }
 
     fn serve(&self, deliver: &flume::Sender<Vec<Reply>>) {
+        let _close = CloseOnExit(&self.queue);
         let mut next_trim = Instant::now() + self.trim_interval;
         let mut commands = Vec::with_capacity(DRAIN_CAPACITY);
         loop {
-            let timeout = next_trim.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(timeout) {
-                Ok(first) => commands.push(first),
-                Err(flume::RecvTimeoutError::Timeout) => {
-                    next_trim = Instant::now() + self.trim_interval;
-                    let chunk = self.trim_chunk;
-                    self.background_trim(chunk, deliver);
-                    continue;
-                }
-                Err(flume::RecvTimeoutError::Disconnected) => return,
+            // Everything queued, taken under one lock.
+            if let Taken::TimedOut = self.queue.take(&mut commands, next_trim) {
+                next_trim = Instant::now() + self.trim_interval;
+                let chunk = self.trim_chunk;
+                self.background_trim(chunk, deliver);
+                continue;
             }
-            // Everything queued, taken under one lock: a `try_recv` per
-            // command would contend with the publishers' sends each time.
-            commands.extend(self.rx.drain());
-            self.figures.taken(commands.len());
             let closing = commands.iter().any(|c| matches!(c, Command::Close));
-            if closing {
-                let before = commands.len();
-                commands.extend(self.rx.drain());
-                self.figures.taken(commands.len() - before);
-            }
             self.drain(&mut commands, deliver);
             if closing {
                 return;
