@@ -145,7 +145,11 @@ impl Writer {
                 continue;
             }
             let closing = commands.iter().any(|c| matches!(c, Command::Close));
-            self.drain(&mut commands, deliver);
+            let mut pending = commands.drain(..);
+            while pending.len() > 0 {
+                self.transaction(&mut pending, deliver);
+            }
+            drop(pending);
             if closing {
                 return;
             }
@@ -160,15 +164,21 @@ impl Writer {
     fn background_trim(&self, chunk: u64, deliver: &flume::Sender<Vec<Reply>>) {
         let (tx, _rx) = flume::bounded(1);
         let mut commands = vec![Command::Trim(Timestamp::now(), chunk, tx)];
-        self.drain(&mut commands, deliver);
+        self.transaction(&mut commands.drain(..), deliver);
     }
 
-    /// Applies `commands` in one transaction and replies to each.
-    /// Replies go to `deliver`, or are delivered here if nobody receives.
-    fn drain(&self, commands: &mut Vec<Command>, deliver: &flume::Sender<Vec<Reply>>) {
-        let _span = tracing::debug_span!("commit", commands = commands.len()).entered();
+    /// Applies commands from `pending` in one transaction, as many as fit
+    /// its budget, and replies to each. Replies go to `deliver`, or are
+    /// delivered here if nobody receives.
+    fn transaction(
+        &self,
+        pending: &mut std::vec::Drain<'_, Command>,
+        deliver: &flume::Sender<Vec<Reply>>,
+    ) {
+        let _span = tracing::debug_span!("commit", queued = pending.len()).entered();
         let began_at = Instant::now();
-        let mut replies = Vec::with_capacity(commands.len());
+        let mut budget = Budget::default();
+        let mut replies = Vec::with_capacity(pending.len().min(MAX_TRANSACTION_COMMANDS));
         let mut heads: HashMap<Name, Option<Head>> = HashMap::new();
         let mut touched: Vec<Name> = Vec::new();
         // Reused per batch: its capacity outlives the batches.
@@ -178,7 +188,7 @@ impl Writer {
         let began = self.run_cached("BEGIN IMMEDIATE");
         if let Err(e) = began {
             let error = sql("starting a write transaction", e);
-            for command in commands.drain(..) {
+            for command in pending {
                 fail(command, &error);
             }
             return;
@@ -187,9 +197,8 @@ impl Writer {
         // statement cache's lookup (building the SQL, hashing it) would cost
         // more than binding the row.
         let mut insert: Option<(MessageTable, CachedStatement<'_>)> = None;
-        let mut pending = commands.drain(..);
         let mut until_warm = 0;
-        loop {
+        while !budget.spent() {
             if until_warm == 0 {
                 until_warm = WARM_AHEAD;
                 std::hint::black_box(warm(pending.as_slice()));
@@ -198,6 +207,7 @@ impl Writer {
             let Some(command) = pending.next() else {
                 break;
             };
+            budget.charge(&command);
             let reply = match command {
                 Command::Close => continue,
                 Command::Batch(batch, mut completer) => {
@@ -269,7 +279,6 @@ impl Writer {
                 }
             }
         }
-        drop(pending);
         drop(insert);
         if let Err(error) = self.write_heads(&heads, &touched) {
             let _already_failed = self.conn.execute_batch("ROLLBACK");
@@ -680,6 +689,33 @@ impl Writer {
                 .map_err(|e| sql("trimming keys", e))?;
         }
         Ok(removed)
+    }
+}
+
+/// Most commands in one transaction. With the payload bytes below, this
+/// keeps a transaction's new pages within SQLite's page cache (2 MiB by
+/// default): a larger one spills pages mid-transaction and reads them back.
+const MAX_TRANSACTION_COMMANDS: usize = 8192;
+/// Payload bytes after which a transaction takes no more commands.
+const MAX_TRANSACTION_BYTES: usize = 1 << 19;
+
+/// What a transaction has taken on so far.
+#[derive(Default)]
+struct Budget {
+    commands: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    fn charge(&mut self, command: &Command) {
+        self.commands += 1;
+        if let Command::Batch(batch, _) = command {
+            self.bytes += batch.payload_bytes();
+        }
+    }
+
+    fn spent(&self) -> bool {
+        self.commands >= MAX_TRANSACTION_COMMANDS || self.bytes >= MAX_TRANSACTION_BYTES
     }
 }
 

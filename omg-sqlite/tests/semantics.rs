@@ -472,3 +472,33 @@ fn run_time_figures_count_commits_and_time_the_last() {
     assert!(latency > Duration::ZERO && latency < Duration::from_secs(10));
     assert_eq!(stats.pending_writes, 0);
 }
+
+#[test]
+fn a_backlog_larger_than_a_transaction_commits_in_order_over_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open(dir.path().join("omg.db")).unwrap();
+    declare(&s, &spec("t", Delivery::ExactlyOnce));
+    let before = s.stats().commits;
+    // 20 000 appends of 100 bytes: more commands and more bytes than one
+    // transaction takes (8 192 commands, 512 KiB).
+    let completions: Vec<_> = (0..20_000u32)
+        .map(|i| {
+            let payload = vec![(i % 251) as u8; 100];
+            let batch = WriteBatch::append(Append::new(name("t"), payload));
+            s.submit(batch, Admission::Queue).unwrap()
+        })
+        .collect();
+    let offsets: Vec<u64> = completions
+        .into_iter()
+        .map(|c| c.wait().unwrap()[0].offset)
+        .collect();
+    assert_eq!(offsets, (0..20_000).collect::<Vec<u64>>());
+    assert!(s.stats().commits - before >= 4, "{:?}", s.stats());
+    let stored = payloads(&s, "t");
+    assert_eq!(stored.len(), 20_000);
+    assert!(
+        stored
+            .iter()
+            .all(|(offset, p)| *p == vec![(*offset % 251) as u8; 100])
+    );
+}
