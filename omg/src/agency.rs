@@ -352,14 +352,11 @@ impl Agency {
 
     /// Encodes a message for `topic`, enforcing the size limit.
     pub(crate) fn encode<T: Serialize>(&self, topic: &Name, message: &T) -> Result<Vec<u8>> {
-        // Room for most small messages in one allocation (postcard would
-        // otherwise grow from 8 bytes, reallocating on the way).
-        let payload =
-            postcard::to_extend(message, Vec::with_capacity(32)).map_err(|e| Error::Encode {
-                topic: topic.clone(),
-                type_name: std::any::type_name::<T>(),
-                reason: e.to_string(),
-            })?;
+        let payload = crate::encode::to_vec(message).map_err(|e| Error::Encode {
+            topic: topic.clone(),
+            type_name: std::any::type_name::<T>(),
+            reason: e.to_string(),
+        })?;
         if payload.len() > self.inner.max_message_size {
             return Err(Error::TooLarge {
                 topic: topic.clone(),

@@ -80,6 +80,7 @@
     )
 )]
 
+mod encode;
 mod error;
 mod head;
 mod life;
