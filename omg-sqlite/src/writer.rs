@@ -42,9 +42,10 @@ pub(crate) enum Command {
 
 /// What to reply after the transaction commits.
 enum Reply {
-    Batch(Completer, Result<Vec<Appended>>),
+    /// The outcome, and the batch to hand back with it.
+    Batch(Completer, Result<Vec<Appended>>, WriteBatch),
     /// A batch of one plain append (the publish path): no list.
-    One(Completer, Result<Appended>),
+    One(Completer, Result<Appended>, WriteBatch),
     Declare(
         flume::Sender<Result<TopicInfo>>,
         Result<TopicInfo>,
@@ -210,12 +211,11 @@ impl Writer {
             budget.charge(&command);
             let reply = match command {
                 Command::Close => continue,
-                Command::Batch(batch, mut completer) => {
+                Command::Batch(batch, completer) => {
                     if let Some(append) = plain_append(&batch) {
                         let outcome =
                             self.append_plain(append, &mut heads, &mut touched, &mut insert);
-                        completer.hand_back(batch);
-                        Reply::One(completer, outcome)
+                        Reply::One(completer, outcome, batch)
                     } else {
                         local.clear();
                         let outcome =
@@ -223,8 +223,7 @@ impl Writer {
                         if outcome.is_ok() {
                             heads.extend(local.drain());
                         }
-                        completer.hand_back(batch);
-                        Reply::Batch(completer, outcome)
+                        Reply::Batch(completer, outcome, batch)
                     }
                 }
                 Command::Declare(spec, watcher, tx) => {
@@ -748,8 +747,8 @@ impl Reply {
     /// The error this reply carries, if it failed.
     fn error(&self) -> Option<Error> {
         match self {
-            Reply::Batch(_, Err(e))
-            | Reply::One(_, Err(e))
+            Reply::Batch(_, Err(e), _)
+            | Reply::One(_, Err(e), _)
             | Reply::Declare(_, Err(e), ..)
             | Reply::Delete(_, Err(e), _)
             | Reply::Trim(_, Err(e)) => Some(e.clone()),
@@ -763,8 +762,8 @@ impl Reply {
 fn deliver_replies(replies: Vec<Reply>) {
     for reply in replies {
         match reply {
-            Reply::Batch(c, outcome) => c.complete(outcome),
-            Reply::One(c, outcome) => c.complete_one(outcome),
+            Reply::Batch(c, outcome, spent) => c.complete_returning(outcome, spent),
+            Reply::One(c, outcome, spent) => c.complete_one_returning(outcome, spent),
             Reply::Declare(tx, outcome, ..) => drop(tx.send(outcome)),
             Reply::Delete(tx, outcome, _) => drop(tx.send(outcome)),
             Reply::Trim(tx, outcome) => drop(tx.send(outcome)),
@@ -776,8 +775,8 @@ fn deliver_replies(replies: Vec<Reply>) {
 fn fail_replies(replies: Vec<Reply>, error: &Error) {
     for reply in replies {
         match reply {
-            Reply::Batch(c, _) => c.complete(Err(error.clone())),
-            Reply::One(c, _) => c.complete_one(Err(error.clone())),
+            Reply::Batch(c, _, spent) => c.complete_returning(Err(error.clone()), spent),
+            Reply::One(c, _, spent) => c.complete_one_returning(Err(error.clone()), spent),
             Reply::Declare(tx, ..) => drop(tx.send(Err(error.clone()))),
             Reply::Delete(tx, ..) => drop(tx.send(Err(error.clone()))),
             Reply::Trim(tx, _) => drop(tx.send(Err(error.clone()))),

@@ -47,10 +47,10 @@ struct Delivered {
     _spent: Option<WriteBatch>,
 }
 
-/// The backend's half of a pending [`Completion`].
+/// The backend's half of a pending [`Completion`]. One pointer: it sits in
+/// a backend's write queue beside every batch.
 pub struct Completer {
     sender: oneshot::Sender<Delivered>,
-    spent: Option<WriteBatch>,
 }
 
 impl Outcome {
@@ -92,13 +92,7 @@ impl Completion {
         let completion = Self {
             state: State::Pending(Mutex::new(receiver)),
         };
-        (
-            Completer {
-                sender,
-                spent: None,
-            },
-            completion,
-        )
+        (Completer { sender }, completion)
     }
 
     /// The outcome if the batch completed, without blocking. Returns `None`
@@ -175,28 +169,34 @@ impl Completion {
 }
 
 impl Completer {
-    /// Hands the submitted batch back, to be dropped by whoever takes the
-    /// outcome. A writer thread that frees the buffers publishers allocated
-    /// contends with them on the allocator's arena lock; sent back, they are
-    /// freed where they were made.
-    pub fn hand_back(&mut self, spent: WriteBatch) {
-        self.spent = Some(spent);
-    }
-
     /// Delivers the outcome. A waiter that gave up is not an error.
     pub fn complete(self, outcome: BatchOutcome) {
-        self.send(Outcome::List(outcome));
+        self.send(Outcome::List(outcome), None);
     }
 
     /// Delivers the outcome of a batch of one append, without a list.
     pub fn complete_one(self, outcome: Result<Appended, Error>) {
-        self.send(Outcome::One(outcome));
+        self.send(Outcome::One(outcome), None);
     }
 
-    fn send(self, outcome: Outcome) {
+    /// [`complete`](Self::complete), handing the submitted batch back to be
+    /// dropped by whoever takes the outcome. A writer thread that frees the
+    /// buffers publishers allocated contends with them on the allocator's
+    /// arena lock; sent back, they are freed where they were made.
+    pub fn complete_returning(self, outcome: BatchOutcome, spent: WriteBatch) {
+        self.send(Outcome::List(outcome), Some(spent));
+    }
+
+    /// [`complete_one`](Self::complete_one), handing the submitted batch
+    /// back (see [`complete_returning`](Self::complete_returning)).
+    pub fn complete_one_returning(self, outcome: Result<Appended, Error>, spent: WriteBatch) {
+        self.send(Outcome::One(outcome), Some(spent));
+    }
+
+    fn send(self, outcome: Outcome, spent: Option<WriteBatch>) {
         let delivered = Delivered {
             outcome,
-            _spent: self.spent,
+            _spent: spent,
         };
         let _ignored_if_nobody_waits = self.sender.send(delivered);
     }
