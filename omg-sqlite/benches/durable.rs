@@ -226,6 +226,12 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Writes back every dirty page (`sync`), so that a timed run does not pay
+/// for the previous one's writes.
+fn settle() {
+    let _no_sync_binary = std::process::Command::new("sync").status();
+}
+
 /// `VmHWM` and `VmRSS` of this process, in KiB.
 fn memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -252,30 +258,14 @@ fn main() {
         .prefix("omg-sqlite-bench")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
+    if std::env::var_os(LAGGING_READER_ONLY).is_some() {
+        lagging_reader(dir.path(), lag);
+        return;
+    }
     eprintln!(
         "files in {}; n={n} secs={secs} lag={lag}",
         dir.path().display()
     );
-
-    let (_, baseline) = memory();
-
-    // Lagging reader first, while the process's high-water mark is low.
-    {
-        let agency = agency(&dir.path().join("lag.db"));
-        let topic = agency
-            .topic::<Vec<u8>>("lag", Delivery::ExactlyOnce)
-            .unwrap();
-        let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
-        pipelined(&agency, "lag", lag, 10_000);
-        assert_eq!(cursor.recv().unwrap().offset, 0);
-        assert_eq!(cursor.lag().unwrap(), lag - 1);
-        let (peak, now) = memory();
-        println!(
-            "memory lagging_reader_{lag} peak_rss_above_baseline_kib {} rss_now_kib {now} baseline_kib {baseline}",
-            peak.saturating_sub(baseline)
-        );
-        agency.shutdown();
-    }
 
     let omg_path = dir.path().join("omg.db");
     let raw_path = dir.path().join("raw.db");
@@ -288,9 +278,11 @@ fn main() {
     let (mut omg_times, mut raw_times) = (Vec::new(), Vec::new());
     let (mut omg_cpu, mut raw_cpu) = (Vec::new(), Vec::new());
     for rep in 0..reps {
+        settle();
         let cpu = cpu_time();
         omg_times.push(pipelined(&agency, &format!("pipelined{rep}"), n, 200_000));
         omg_cpu.push(cpu_time() - cpu);
+        settle();
         let cpu = cpu_time();
         raw_times.push(raw_batched(&mut conn, &format!("log{rep}"), n));
         raw_cpu.push(cpu_time() - cpu);
@@ -318,13 +310,52 @@ fn main() {
     let run = Duration::from_secs(secs);
     let (mut omg_rates, mut raw_rates) = (Vec::new(), Vec::new());
     for _ in 0..reps {
+        settle();
         omg_rates.push(concurrent_omg(&agency, 32, run));
+        settle();
         raw_rates.push(concurrent_raw(&mut conn, run));
     }
     eprintln!("concurrent_blocking_32: omg {omg_rates:.0?}/s, raw {raw_rates:.0?}/s");
     println!(
         "ratio concurrent_blocking_32 omg/rusqlite {:.2}",
         median(omg_rates) / median(raw_rates)
+    );
+
+    agency.shutdown();
+    drop(conn);
+
+    // Last, and in a process of its own: its five million messages leave
+    // hundreds of megabytes for the kernel to write back, which would slow
+    // whatever ran next, and its peak RSS must be measured from a heap that
+    // the runs above did not already grow.
+    settle();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--bench")
+        .env(LAGGING_READER_ONLY, "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the lagging reader run failed: {status}");
+}
+
+/// Set in the child process that only measures a lagging reader's memory.
+const LAGGING_READER_ONLY: &str = "OMG_BENCH_LAGGING_READER_ONLY";
+
+/// Publishes `lag` messages behind a cursor that stays at the first and
+/// prints the peak RSS above this process's starting RSS.
+fn lagging_reader(dir: &Path, lag: u64) {
+    let (_, baseline) = memory();
+    let agency = agency(&dir.join("lag.db"));
+    let topic = agency
+        .topic::<Vec<u8>>("lag", Delivery::ExactlyOnce)
+        .unwrap();
+    let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
+    pipelined(&agency, "lag", lag, 10_000);
+    assert_eq!(cursor.recv().unwrap().offset, 0);
+    assert_eq!(cursor.lag().unwrap(), lag - 1);
+    let (peak, now) = memory();
+    println!(
+        "memory lagging_reader_{lag} peak_rss_above_baseline_kib {} rss_now_kib {now} baseline_kib {baseline}",
+        peak.saturating_sub(baseline)
     );
     agency.shutdown();
 }
