@@ -56,6 +56,15 @@ fn raw_table(conn: &Connection, name: &str) {
     .unwrap();
 }
 
+/// Microseconds since the Unix epoch: the raw side stores timestamps of
+/// the same size as omg's (a small counter would make its rows shorter).
+fn epoch_micros() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_micros()).unwrap()
+}
+
 /// The median of `values`.
 fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -101,10 +110,11 @@ fn pipelined(agency: &Agency, topic: &str, n: u64, window_max: usize) -> Duratio
     start.elapsed()
 }
 
-/// Inserts `n` rows `(i, payload)`, 1000 per transaction, into a new
-/// table `table`.
+/// Inserts `n` rows `(timestamp, payload)`, 1000 per transaction, into a
+/// new table `table`.
 fn raw_batched(conn: &mut Connection, table: &str, n: u64) -> Duration {
     raw_table(conn, table);
+    let epoch = epoch_micros();
     let insert = format!("INSERT INTO {table} (ts, payload) VALUES (?1, ?2)");
     let payload = postcard::to_allocvec(&vec![42u8; 100]).unwrap();
     let start = Instant::now();
@@ -114,7 +124,7 @@ fn raw_batched(conn: &mut Connection, table: &str, n: u64) -> Duration {
         {
             let mut insert = tx.prepare_cached(&insert).unwrap();
             for _ in 0..1000.min(n - i) {
-                insert.execute(params![i as i64, payload]).unwrap();
+                insert.execute(params![epoch + i as i64, payload]).unwrap();
                 i += 1;
             }
         }
@@ -195,6 +205,7 @@ fn concurrent_omg(agency: &Agency, threads: usize, run: Duration) -> f64 {
 
 fn concurrent_raw(conn: &mut Connection, run: Duration) -> f64 {
     raw_table(conn, "log");
+    let epoch = epoch_micros();
     let payload = postcard::to_allocvec(&vec![42u8; 100]).unwrap();
     let start = Instant::now();
     let mut count = 0u64;
@@ -202,7 +213,7 @@ fn concurrent_raw(conn: &mut Connection, run: Duration) -> f64 {
         let tx = conn.transaction().unwrap();
         tx.prepare_cached("INSERT INTO log (ts, payload) VALUES (?1, ?2)")
             .unwrap()
-            .execute(params![count as i64, payload])
+            .execute(params![epoch + count as i64, payload])
             .unwrap();
         tx.commit().unwrap();
         count += 1;
