@@ -70,6 +70,7 @@
 mod effect;
 mod error;
 mod figures;
+mod heads;
 mod options;
 mod queue;
 mod reader;

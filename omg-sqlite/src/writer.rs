@@ -2,7 +2,6 @@
 //! queued command in one transaction, with a savepoint per command.
 
 use std::{
-    collections::HashMap,
     sync::{Arc, Weak},
     time::{Duration, Instant},
 };
@@ -16,6 +15,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use crate::{
     error::{named, sql},
     figures::WriterFigures,
+    heads::{Head, HeadMap, Heads},
     queue::{CloseOnExit, Queue, Taken},
     schema::{CLASS_AT_LEAST_ONCE, MessageTable, decode_delivery, encode_delivery},
     watchers::Watchers,
@@ -54,22 +54,6 @@ enum Reply {
     ),
     Delete(flume::Sender<Result<bool>>, Result<bool>, Name),
     Trim(flume::Sender<Result<u64>>, Result<u64>),
-}
-
-/// Topics' rows cached for one transaction, by name (`None`: no such
-/// topic). Looked up for every append: foldhash, not SipHash (which was 5%
-/// of the writer's time); the names come from declared topics, not from
-/// the network.
-type Heads = HashMap<Name, Option<Head>, foldhash::fast::RandomState>;
-
-/// A topic's row, cached for one transaction.
-#[derive(Clone, Copy)]
-struct Head {
-    id: i64,
-    next: u64,
-    last_ts: i64,
-    /// Listed in the drain's `touched` topics already.
-    touched: bool,
 }
 
 /// The offset and timestamp `append` gets at `head`, or the conflict with
@@ -189,7 +173,7 @@ impl Writer {
         let mut heads = Heads::default();
         let mut touched: Vec<Name> = Vec::new();
         // Reused per batch: its capacity outlives the batches.
-        let mut local = Heads::default();
+        let mut local = HeadMap::default();
         // A declare or delete in this drain: watchers to register or drop.
         let mut topics_changed = false;
         let began = self.run_cached("BEGIN IMMEDIATE");
@@ -224,10 +208,11 @@ impl Writer {
                         Reply::One(completer, outcome, batch)
                     } else {
                         local.clear();
-                        let outcome =
-                            self.savepoint(|w| w.apply(&batch, &heads, &mut local, &mut touched));
+                        let outcome = self.savepoint(|w| {
+                            w.apply(&batch, heads.settled(), &mut local, &mut touched)
+                        });
                         if outcome.is_ok() {
-                            heads.extend(local.drain());
+                            heads.settled().extend(local.drain());
                         }
                         Reply::Batch(completer, outcome, batch)
                     }
@@ -235,20 +220,20 @@ impl Writer {
                 Command::Declare(spec, watcher, tx) => {
                     topics_changed = true;
                     let outcome = self
-                        .write_heads(&heads, &touched)
+                        .write_heads(heads.settled(), &touched)
                         .and_then(|()| self.savepoint(|w| w.declare(&spec)));
-                    if matches!(heads.get(&spec.name), Some(None)) {
-                        heads.remove(&spec.name);
+                    if matches!(heads.settled().get(&spec.name), Some(None)) {
+                        heads.settled().remove(&spec.name);
                     }
                     Reply::Declare(tx, outcome, spec.name, watcher)
                 }
                 Command::Delete(name, tx) => {
                     topics_changed = true;
                     let outcome = self
-                        .write_heads(&heads, &touched)
+                        .write_heads(heads.settled(), &touched)
                         .and_then(|()| self.savepoint(|w| w.delete(&name)));
                     if matches!(outcome, Ok(true)) {
-                        heads.insert(name.clone(), None);
+                        heads.settled().insert(name.clone(), None);
                         touched.retain(|t| *t != name);
                     }
                     Reply::Delete(tx, outcome, name)
@@ -256,7 +241,7 @@ impl Writer {
                 Command::Trim(now, chunk, tx) => {
                     let full = chunk == u64::MAX;
                     let outcome = self
-                        .write_heads(&heads, &touched)
+                        .write_heads(heads.settled(), &touched)
                         .and_then(|()| self.savepoint(|w| w.trim(now, chunk, full)));
                     Reply::Trim(tx, outcome)
                 }
@@ -285,7 +270,8 @@ impl Writer {
             }
         }
         drop(insert);
-        if let Err(error) = self.write_heads(&heads, &touched) {
+        let heads = heads.settled();
+        if let Err(error) = self.write_heads(heads, &touched) {
             let _already_failed = self.conn.execute_batch("ROLLBACK");
             fail_replies(replies, &error);
             return;
@@ -331,7 +317,7 @@ impl Writer {
     }
 
     /// Writes the moved heads of `touched` topics.
-    fn write_heads(&self, heads: &Heads, touched: &[Name]) -> Result<()> {
+    fn write_heads(&self, heads: &HeadMap, touched: &[Name]) -> Result<()> {
         for name in touched {
             if let Some(Some(head)) = heads.get(name) {
                 self.conn
@@ -366,7 +352,7 @@ impl Writer {
         }
     }
 
-    fn head(&self, topic: &Name, heads: &Heads, local: &mut Heads) -> Result<Option<Head>> {
+    fn head(&self, topic: &Name, heads: &HeadMap, local: &mut HeadMap) -> Result<Option<Head>> {
         if let Some(head) = local.get(topic).or_else(|| heads.get(topic)) {
             return Ok(*head);
         }
@@ -398,16 +384,22 @@ impl Writer {
         touched: &mut Vec<Name>,
         insert: &mut Option<(MessageTable, CachedStatement<'c>)>,
     ) -> Result<Appended> {
-        if !heads.contains_key(&append.topic) {
-            let mut local = Heads::default();
-            let head = self.head(&append.topic, heads, &mut local)?;
-            heads.insert(append.topic.clone(), head);
-        }
-        // One lookup on the common path; the head is updated in place.
-        let Some(Some(head)) = heads.get_mut(&append.topic) else {
-            return Err(Error::UnknownTopic {
-                topic: append.topic.clone(),
-            });
+        let head = match heads.hot(&append.topic) {
+            Some(head) => head,
+            None => {
+                let map = heads.settled();
+                if !map.contains_key(&append.topic) {
+                    let mut local = HeadMap::default();
+                    let head = self.head(&append.topic, map, &mut local)?;
+                    map.insert(append.topic.clone(), head);
+                }
+                let Some(Some(head)) = map.get(&append.topic).copied() else {
+                    return Err(Error::UnknownTopic {
+                        topic: append.topic.clone(),
+                    });
+                };
+                heads.heat(&append.topic, head)
+            }
         };
         let (offset, ts) = place(append, head)?;
         let table = MessageTable(head.id);
@@ -441,8 +433,8 @@ impl Writer {
     fn apply(
         &self,
         batch: &WriteBatch,
-        heads: &Heads,
-        local: &mut Heads,
+        heads: &HeadMap,
+        local: &mut HeadMap,
         touched: &mut Vec<Name>,
     ) -> Result<Vec<Appended>> {
         let mut results = Vec::with_capacity(batch.appends.len());
