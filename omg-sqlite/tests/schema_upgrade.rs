@@ -8,7 +8,7 @@
 )]
 use std::{path::Path, sync::Arc};
 
-use omg::{Agency, Delivery, StartAt};
+use omg::{Agency, Delivery, StartAt, Topic};
 use omg_sqlite::SqliteStorage;
 use rusqlite::Connection;
 
@@ -18,8 +18,16 @@ fn open(path: &Path) -> Agency {
         .build()
 }
 
-fn topic_ids(conn: &Connection) -> Vec<i64> {
-    conn.prepare("SELECT id FROM topics ORDER BY id")
+/// The exactly-once topic of `u32`s both tests write.
+fn numbers(agency: &Agency) -> Topic<u32> {
+    agency
+        .topic::<u32>("numbers", Delivery::ExactlyOnce)
+        .unwrap()
+}
+
+/// The first column of every row `query` returns.
+fn column<T: rusqlite::types::FromSql>(conn: &Connection, query: &str) -> Vec<T> {
+    conn.prepare(query)
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -27,13 +35,15 @@ fn topic_ids(conn: &Connection) -> Vec<i64> {
         .unwrap()
 }
 
+fn topic_ids(conn: &Connection) -> Vec<i64> {
+    column(conn, "SELECT id FROM topics ORDER BY id")
+}
+
 fn tables(conn: &Connection) -> Vec<String> {
-    conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
+    column(
+        conn,
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    )
 }
 
 /// Rewrites a current file in the version 1 layout, as the first release
@@ -68,9 +78,7 @@ fn a_version_1_file_opens_with_its_messages_keys_and_cursors() {
     let path = dir.path().join("omg.db");
     {
         let agency = open(&path);
-        let numbers = agency
-            .topic::<u32>("numbers", Delivery::ExactlyOnce)
-            .unwrap();
+        let numbers = numbers(&agency);
         for (i, key) in ["k0", "k1", "k2"].into_iter().enumerate() {
             let value = 10 + u32::try_from(i).unwrap();
             numbers.publisher().publish_keyed(key, value).unwrap();
@@ -87,9 +95,7 @@ fn a_version_1_file_opens_with_its_messages_keys_and_cursors() {
     downgrade_to_v1(&path);
 
     let agency = open(&path);
-    let numbers = agency
-        .topic::<u32>("numbers", Delivery::ExactlyOnce)
-        .unwrap();
+    let numbers = numbers(&agency);
     let mut reader = numbers.named_cursor("reader", StartAt::Earliest).unwrap();
     assert_eq!(reader.position(), 1);
     let rest: Vec<(u64, u32)> = (0..2)
@@ -123,9 +129,7 @@ fn deleting_a_topic_drops_its_table() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("omg.db");
     let agency = open(&path);
-    let numbers = agency
-        .topic::<u32>("numbers", Delivery::ExactlyOnce)
-        .unwrap();
+    let numbers = numbers(&agency);
     numbers.publisher().publish(1).unwrap();
     let conn = Connection::open(&path).unwrap();
     assert!(tables(&conn).contains(&"messages_1".to_owned()));
