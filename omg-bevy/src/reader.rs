@@ -271,7 +271,7 @@ fn commit_previous_frame<T: omg::Message>(
             *in_flight = receipt;
             None
         }
-        Err(omg::Error::Storage(e)) if e.kind() == omg::StorageErrorKind::Full => None,
+        Err(omg::Error::Storage(e)) if e.kind() == omg::StorageErrorKind::QueueFull => None,
         Err(error) => Some(error),
     }
 }

@@ -11,6 +11,7 @@ pub(crate) fn sql(context: &str, error: rusqlite::Error) -> Error {
         Some(ErrorCode::DatabaseCorrupt) => StorageErrorKind::Corrupt,
         Some(ErrorCode::NotADatabase) => StorageErrorKind::NotADatabase,
         Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => StorageErrorKind::Io,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StorageErrorKind::Busy,
         _ => StorageErrorKind::Other,
     };
     Error::Storage(StorageError::new(kind, format!("{context}: {error}")).with_source(error))

@@ -21,7 +21,9 @@ pub struct SqliteOptions {
     pub durability: Durability,
     /// Maximum database size in pages (`PRAGMA max_page_count`); `None`
     /// leaves SQLite's default. Exceeding it fails writes with
-    /// [`StorageErrorKind::Full`](omg::StorageErrorKind::Full).
+    /// [`StorageErrorKind::Full`](omg::StorageErrorKind::Full). A limit
+    /// below the file's current size stops it growing at that size (SQLite
+    /// never shrinks a file to fit).
     pub max_page_count: Option<u64>,
     /// How often the writer trims expired at-least-once messages (in chunks
     /// of [`SqliteOptions::trim_chunk`]). Default 1 s.

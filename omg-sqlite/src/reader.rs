@@ -89,7 +89,14 @@ impl Readers {
             while let Some(r) = rows.next().map_err(|e| sql("reading", e))? {
                 let ts: i64 = r.get(0).map_err(|e| sql("reading", e))?;
                 let payload = r.get_ref(1).map_err(|e| sql("reading", e))?;
-                let bytes = payload.as_blob().unwrap_or_default();
+                let bytes = payload.as_blob().map_err(|_| {
+                    crate::error::named(
+                        omg::StorageErrorKind::Corrupt,
+                        format!(
+                            "topic {topic:?}: the payload at offset {offset} is not a blob (a damaged or foreign row)"
+                        ),
+                    )
+                })?;
                 out.push(offset, Timestamp::from_micros(ts), bytes);
                 offset += 1;
             }
@@ -188,9 +195,16 @@ impl Readers {
         for r in rows {
             let (name, class, secs, nanos, message_type) =
                 r.map_err(|e| sql("listing topics", e))?;
+            let delivery = decode_delivery(&name, class, secs, nanos)?;
+            let name = omg::storage::stored_name(&name).map_err(|e| {
+                crate::error::named(
+                    omg::StorageErrorKind::Corrupt,
+                    format!("a topic is stored under an invalid name: {e}"),
+                )
+            })?;
             specs.push(TopicSpec {
-                name: Name::new(&name)?,
-                delivery: decode_delivery(class, secs, nanos),
+                name,
+                delivery,
                 message_type,
             });
         }

@@ -135,17 +135,30 @@ pub(crate) fn encode_delivery(delivery: &Delivery) -> (i64, i64, i64) {
     }
 }
 
-/// The inverse of [`encode_delivery`].
-pub(crate) fn decode_delivery(class: i64, secs: i64, nanos: i64) -> Delivery {
-    if class == CLASS_AT_LEAST_ONCE {
-        Delivery::AtLeastOnce {
-            retain: std::time::Duration::new(
-                u64::try_from(secs).unwrap_or(0),
-                u32::try_from(nanos).unwrap_or(0),
-            ),
+/// The inverse of [`encode_delivery`]. A class this version does not know
+/// or a negative retention is a damaged row (or a newer omg's): reported as
+/// `Corrupt`, never read as something else.
+pub(crate) fn decode_delivery(topic: &str, class: i64, secs: i64, nanos: i64) -> Result<Delivery> {
+    let corrupt = |what: String| {
+        named(
+            StorageErrorKind::Corrupt,
+            format!("topic {topic:?} is stored with {what}"),
+        )
+    };
+    match class {
+        CLASS_AT_LEAST_ONCE => {
+            let secs = u64::try_from(secs)
+                .map_err(|_| corrupt(format!("a negative retention ({secs} s)")))?;
+            let nanos = u32::try_from(nanos)
+                .ok()
+                .filter(|n| *n < 1_000_000_000)
+                .ok_or_else(|| corrupt(format!("an invalid retention ({nanos} ns)")))?;
+            Ok(Delivery::AtLeastOnce {
+                retain: std::time::Duration::new(secs, nanos),
+            })
         }
-    } else {
-        Delivery::ExactlyOnce
+        CLASS_EXACTLY_ONCE => Ok(Delivery::ExactlyOnce),
+        other => Err(corrupt(format!("an unknown delivery class ({other})"))),
     }
 }
 
@@ -194,7 +207,7 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
     conn.pragma_update(None, "synchronous", sync)
         .map_err(|e| sql("setting synchronous", e))?;
     if let Some(pages) = options.max_page_count {
-        let _granted: i64 = conn
+        let granted: i64 = conn
             .query_row(
                 "PRAGMA max_page_count = ?1",
                 [i64::try_from(pages).unwrap_or(i64::MAX)],
@@ -206,6 +219,13 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
                 })
             })
             .map_err(|e| sql("setting max_page_count", e))?;
+        if u64::try_from(granted).ok() != Some(pages) {
+            tracing::info!(
+                requested = pages,
+                granted,
+                "max_page_count is below the file's size: the file may not grow, but keeps its pages"
+            );
+        }
     }
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| sql("creating the schema", e))?;

@@ -549,7 +549,7 @@ impl Writer {
                 ])
             })
             .map_err(|e| sql("declaring a topic", e))?;
-        let (id, existing, first, next) = self
+        let stored = self
             .conn
             .prepare_cached(
                 "SELECT id, class, retain_secs, retain_nanos, message_type, first_offset,
@@ -557,20 +557,22 @@ impl Writer {
             )
             .and_then(|mut s| {
                 s.query_row([spec.name.as_str()], |r| {
-                    let existing = TopicSpec {
-                        name: spec.name.clone(),
-                        delivery: decode_delivery(r.get(1)?, r.get(2)?, r.get(3)?),
-                        message_type: r.get(4)?,
-                    };
                     Ok((
                         r.get::<_, i64>(0)?,
-                        existing,
+                        (r.get(1)?, r.get(2)?, r.get(3)?),
+                        r.get::<_, String>(4)?,
                         r.get::<_, i64>(5)?,
                         r.get::<_, i64>(6)?,
                     ))
                 })
             })
             .map_err(|e| sql("declaring a topic", e))?;
+        let (id, (class, secs, nanos), message_type, first, next) = stored;
+        let existing = TopicSpec {
+            name: spec.name.clone(),
+            delivery: decode_delivery(spec.name.as_str(), class, secs, nanos)?,
+            message_type,
+        };
         if existing != *spec {
             return Err(Error::TopicMismatch {
                 topic: spec.name.clone(),

@@ -314,3 +314,82 @@ fn a_message_over_the_storage_maximum_is_refused_by_name() {
     assert_eq!(refused.into_inner().len(), 100, "the message comes back");
     assert_eq!(topic.bounds().unwrap(), (0, 1), "nothing else was appended");
 }
+
+#[test]
+fn a_delivery_class_this_version_does_not_know_is_corrupt_not_guessed() {
+    let (_dir, path) = written_db();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE topics SET class = 9 WHERE name = 'numbers'", [])
+        .unwrap();
+    drop(conn);
+    let storage = Arc::new(SqliteStorage::open(&path).unwrap());
+    let corrupt = |result: omg::Result<_>| match result {
+        Err(Error::Storage(e)) => {
+            assert_eq!(e.kind(), StorageErrorKind::Corrupt, "{e}");
+            assert!(
+                e.to_string()
+                    .contains("topic \"numbers\" is stored with an unknown delivery class (9)"),
+                "{e}"
+            );
+        }
+        Err(other) => panic!("not a storage error: {other}"),
+        Ok(_) => panic!("an unknown class was read as a known one"),
+    };
+    corrupt(omg::storage::Storage::topics(&*storage).map(drop));
+    let agency = Agency::builder().storage(storage).build();
+    corrupt(
+        agency
+            .topic::<u32>("numbers", Delivery::ExactlyOnce)
+            .map(drop),
+    );
+    agency.shutdown();
+}
+
+#[test]
+fn a_payload_stored_as_text_is_corrupt_not_an_empty_message() {
+    let (_dir, path) = written_db();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE messages_1 SET payload = 'x' WHERE offset = 1", [])
+        .unwrap();
+    drop(conn);
+    let agency = Agency::builder()
+        .storage(Arc::new(SqliteStorage::open(&path).unwrap()))
+        .build();
+    let topic = agency
+        .topic::<u32>("numbers", Delivery::ExactlyOnce)
+        .unwrap();
+    let mut cursor = topic.cursor(StartAt::Offset(1)).unwrap();
+    match cursor.recv() {
+        Err(RecvError::Failed(Error::Storage(e))) => {
+            assert_eq!(e.kind(), StorageErrorKind::Corrupt);
+            assert!(
+                e.to_string()
+                    .contains("topic \"numbers\": the payload at offset 1 is not a blob"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    agency.shutdown();
+}
+
+#[test]
+fn a_file_another_connection_keeps_locked_is_busy() {
+    let (_dir, path) = written_db();
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut options = SqliteOptions::new();
+    options.busy_timeout = std::time::Duration::from_millis(50);
+    assert_eq!(
+        kind_of(SqliteStorage::open_with(&path, options)),
+        StorageErrorKind::Busy
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    let reopened = SqliteStorage::open(&path).unwrap();
+    let names: Vec<String> = omg::storage::Storage::topics(&reopened)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.as_str().to_owned())
+        .collect();
+    assert_eq!(names, ["numbers"], "opens once the lock is gone");
+}

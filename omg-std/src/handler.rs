@@ -263,10 +263,7 @@ impl<S, T: Message> Source<S> for Subscription<S, T> {
             }
             Poll::Ready(Err(e)) => {
                 self.resting = Some(Instant::now() + READ_RETRY);
-                return Step::ReadError(Error::Unsupported {
-                    what: "an unknown kind of read error",
-                    why: unknown_read_error(&e),
-                });
+                return Step::ReadError(unknown_read_error(&e));
             }
         };
         let offset = record.offset;
@@ -346,10 +343,13 @@ impl<S, T: Message> Source<S> for Subscription<S, T> {
     }
 }
 
-/// `RecvError` is non-exhaustive; a variant added later is reported with a
-/// fixed explanation.
-fn unknown_read_error(_: &RecvError) -> &'static str {
-    "the cursor reported an error this version of omg-std does not know"
+/// `RecvError` is non-exhaustive; a variant added later is passed on with
+/// its own text.
+fn unknown_read_error(e: &RecvError) -> Error {
+    Error::Storage(omg::StorageError::new(
+        omg::StorageErrorKind::Other,
+        format!("the cursor reported an error this version of omg-std does not know: {e}"),
+    ))
 }
 
 /// The text of a panic payload.

@@ -269,7 +269,7 @@ impl<S: 'static> Worker<S> {
     /// next commit takes the position along.
     fn commit_background(&mut self, index: usize) {
         for e in self.handler.sources[index].commit_in_background() {
-            if !matches!(&e, Error::Storage(s) if s.kind() == StorageErrorKind::Full) {
+            if !matches!(&e, Error::Storage(s) if s.kind() == StorageErrorKind::QueueFull) {
                 self.commit_failed(&e);
             }
         }

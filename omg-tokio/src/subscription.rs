@@ -690,7 +690,7 @@ where
             Ok(completion) => completion.wait_async().await.map(drop),
             Err(SubmitError::Failed(e, _)) => Err(e),
             Err(SubmitError::Full(_)) => Err(omg::Error::Storage(omg::StorageError::new(
-                StorageErrorKind::Full,
+                StorageErrorKind::QueueFull,
                 "the storage refused a queued cursor commit",
             ))),
         };

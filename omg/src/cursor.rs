@@ -392,7 +392,9 @@ impl<T: Message> Cursor<T> {
     /// there is nothing to commit, else a receipt resolving to the position.
     ///
     /// # Errors
-    /// A storage error (including a full queue), [`Error::ShutDown`] or
+    /// A storage error — a full write queue is one of kind
+    /// [`StorageErrorKind::QueueFull`](crate::StorageErrorKind::QueueFull),
+    /// nothing committed, retry later — [`Error::ShutDown`] or
     /// [`Error::Deleted`].
     pub fn try_commit(&mut self) -> Result<Option<Receipt>> {
         self.submit_commit(Admission::IfRoom)
@@ -418,7 +420,7 @@ impl<T: Message> Cursor<T> {
             Ok(completion) => completion,
             Err(SubmitError::Full(_)) => {
                 return Err(Error::Storage(crate::StorageError::new(
-                    crate::StorageErrorKind::Full,
+                    crate::StorageErrorKind::QueueFull,
                     "the storage's write queue is full; commit again later",
                 )));
             }

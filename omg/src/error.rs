@@ -157,6 +157,13 @@ pub enum StorageErrorKind {
     Io,
     /// The disk or the database is full.
     Full,
+    /// The storage's write queue is full: nothing was written. Not a
+    /// failure of the storage; retry later (`try_*` calls report it so that
+    /// they never block).
+    QueueFull,
+    /// Another connection or process held a lock the operation needed for
+    /// longer than the storage waits (SQLite's `SQLITE_BUSY`/`SQLITE_LOCKED`).
+    Busy,
     /// The file is not a database (or not readable as one).
     NotADatabase,
     /// The file is a database of another application.
@@ -178,6 +185,8 @@ impl fmt::Display for StorageErrorKind {
         f.write_str(match self {
             Self::Io => "I/O error",
             Self::Full => "storage full",
+            Self::QueueFull => "write queue full",
+            Self::Busy => "storage busy",
             Self::NotADatabase => "not a database",
             Self::Foreign => "not an omg database",
             Self::Corrupt => "corrupt database",

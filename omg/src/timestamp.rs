@@ -27,19 +27,21 @@ impl Timestamp {
     /// Converts a [`SystemTime`], saturating outside the representable range.
     pub fn from_system_time(time: SystemTime) -> Self {
         match time.duration_since(UNIX_EPOCH) {
-            Ok(after) => Self(i64::try_from(after.as_micros()).unwrap_or(i64::MAX)),
-            Err(before) => Self(-i64::try_from(before.duration().as_micros()).unwrap_or(i64::MAX)),
+            Ok(after) => Self(micros(after)),
+            Err(before) => Self(-micros(before.duration())),
         }
     }
 
-    /// This timestamp as a [`SystemTime`].
+    /// This timestamp as a [`SystemTime`], saturating at the platform's
+    /// earliest or latest representable time.
     pub fn to_system_time(self) -> SystemTime {
         let magnitude = Duration::from_micros(self.0.unsigned_abs());
-        if self.0 >= 0 {
-            UNIX_EPOCH + magnitude
+        let moved = if self.0 >= 0 {
+            UNIX_EPOCH.checked_add(magnitude)
         } else {
-            UNIX_EPOCH - magnitude
-        }
+            UNIX_EPOCH.checked_sub(magnitude)
+        };
+        moved.unwrap_or_else(|| saturated(self.0 >= 0, magnitude))
     }
 
     /// This timestamp moved back by `by`, saturating.
@@ -49,6 +51,36 @@ impl Timestamp {
                 .saturating_sub(i64::try_from(by.as_micros()).unwrap_or(i64::MAX)),
         )
     }
+}
+
+/// Whole microseconds of `d`, saturating. Seconds and sub-second parts are
+/// combined in 64 bits: `Duration::as_micros` works in 128-bit arithmetic,
+/// a measurable share of a publish, which stamps every message.
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_secs())
+        .ok()
+        .and_then(|secs| secs.checked_mul(1_000_000))
+        .and_then(|m| m.checked_add(i64::from(d.subsec_micros())))
+        .unwrap_or(i64::MAX)
+}
+
+/// The representable time closest to the epoch moved by `magnitude`
+/// (forward when `forward`), found by halving the step.
+fn saturated(forward: bool, magnitude: Duration) -> SystemTime {
+    let mut reached = UNIX_EPOCH;
+    let mut step = magnitude;
+    while step > Duration::ZERO {
+        let next = if forward {
+            reached.checked_add(step)
+        } else {
+            reached.checked_sub(step)
+        };
+        match next {
+            Some(t) => reached = t,
+            None => step /= 2,
+        }
+    }
+    reached
 }
 
 impl From<SystemTime> for Timestamp {
@@ -69,5 +101,21 @@ mod tests {
         let before = UNIX_EPOCH - Duration::from_micros(5);
         assert_eq!(Timestamp::from(before).as_micros(), -5);
         assert_eq!(Timestamp::from(before).to_system_time(), before);
+    }
+
+    #[test]
+    fn the_extremes_convert_without_panicking() {
+        for extreme in [i64::MAX, i64::MIN, i64::MIN + 1] {
+            let time = Timestamp::from_micros(extreme).to_system_time();
+            // Linux represents ±292 000 years: both extremes round-trip.
+            assert_eq!(Timestamp::from(time).as_micros(), extreme.max(-i64::MAX));
+        }
+        // Past the representable range, the latest (earliest) time there is.
+        let latest = saturated(true, Duration::MAX);
+        assert!(latest > UNIX_EPOCH);
+        assert_eq!(latest.checked_add(Duration::from_nanos(1)), None);
+        let earliest = saturated(false, Duration::MAX);
+        assert!(earliest < UNIX_EPOCH);
+        assert_eq!(earliest.checked_sub(Duration::from_nanos(1)), None);
     }
 }

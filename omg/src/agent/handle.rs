@@ -224,7 +224,9 @@ impl<S: AgentState> Agent<S> {
     ///
     /// # Errors
     /// [`AgentError::Domain`], [`AgentError::Decode`], [`AgentError::Storage`]
-    /// (including a full write queue).
+    /// (a full write queue is a storage error of kind
+    /// [`StorageErrorKind::QueueFull`](crate::StorageErrorKind::QueueFull):
+    /// nothing was written, retry later).
     pub fn try_execute(
         &self,
         command: impl Into<Execute<S::Command>>,
@@ -399,7 +401,7 @@ impl<S: AgentState> Agent<S> {
             Ok(completion) => Ok(completion),
             Err(SubmitError::Full(_)) => Err(AgentError::Storage(Error::Storage(
                 crate::StorageError::new(
-                    crate::StorageErrorKind::Full,
+                    crate::StorageErrorKind::QueueFull,
                     "the storage's write queue is full; try again later",
                 ),
             ))),

@@ -202,7 +202,7 @@ impl<M: ReadModel> Projection<M> {
         let progress = self.drain()?;
         match self.checkpoint(Admission::IfRoom) {
             Ok(in_flight) => self.in_flight = in_flight,
-            Err(Error::Storage(e)) if e.kind() == crate::StorageErrorKind::Full => {}
+            Err(Error::Storage(e)) if e.kind() == crate::StorageErrorKind::QueueFull => {}
             Err(e) => return Err(e),
         }
         Ok(progress)
@@ -257,7 +257,7 @@ impl<M: ReadModel> Projection<M> {
         match self.agency.storage().submit(batch, admission) {
             Ok(completion) => Ok(Some((completion, carried))),
             Err(SubmitError::Full(_)) => Err(Error::Storage(crate::StorageError::new(
-                crate::StorageErrorKind::Full,
+                crate::StorageErrorKind::QueueFull,
                 "the storage's write queue is full; checkpoint later",
             ))),
             Err(SubmitError::Failed(e, _)) => Err(self.agency.explain(self.checkpoints.name(), e)),

@@ -28,3 +28,16 @@ pub use completion::{BatchOutcome, Completer, Completion};
 pub use memory::MemoryStorage;
 pub use read_buf::{ReadBuf, ReadInfo, StoredRecord};
 pub use stats::StorageStats;
+
+use crate::{Name, Result};
+
+/// Rebuilds a name a storage stored, the reserved namespace included
+/// (omg's own topics, such as an agent's `.agent/<name>/events`, start with
+/// `.`, which [`Name::new`] refuses to users).
+///
+/// # Errors
+/// [`Error::InvalidName`](crate::Error::InvalidName) for a string no [`Name`]
+/// could have produced: a damaged or foreign store.
+pub fn stored_name(name: &str) -> Result<Name> {
+    Name::reserved(name)
+}

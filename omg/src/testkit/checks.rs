@@ -5,7 +5,7 @@ use std::{sync::Arc, thread, time::Duration};
 use super::{Harness, Place, model};
 use crate::{
     Agency, CommitPolicy, Delivery, Error, Name, RecvError, StartAt, Timestamp, TryRecvError,
-    storage::{Append, CursorCommit, Storage, WriteBatch},
+    storage::{Append, CursorCommit, Storage, TopicSpec, TopicWatcher, WriteBatch, stored_name},
 };
 
 /// A check: its name and its body.
@@ -22,6 +22,7 @@ pub(super) const ALL: &[Check] = &[
     ("commit_with_appends", commit_with_appends),
     ("start_positions", start_positions),
     ("deletion", deletion),
+    ("listing", listing),
     ("topic_mismatch", topic_mismatch),
     ("shutdown_wakes_readers", shutdown_wakes_readers),
     ("model_random_sequences", model::random_sequences),
@@ -320,6 +321,59 @@ fn start_positions(harness: &dyn Harness, place: &Place) {
         assert_eq!(latest.recv().expect("recv").offset, 6);
     }
     agency.shutdown();
+}
+
+/// A watcher for topics declared straight on a storage, which nobody reads.
+struct NoWatcher;
+
+impl TopicWatcher for NoWatcher {
+    fn committed(&self, _next_offset: u64) {}
+}
+
+/// Every topic is listed with its declaration, omg's reserved names (the
+/// topics of agents and projections) included, and again after a reopen.
+fn listing(harness: &dyn Harness, place: &Place) {
+    let storage = harness.open(place);
+    let agency = Agency::builder().storage(Arc::clone(&storage)).build();
+    agency
+        .topic::<u64>("list-b", Delivery::at_least_once())
+        .expect("declare");
+    agency
+        .topic::<String>("list-a", Delivery::exactly_once())
+        .expect("declare");
+    let reserved = TopicSpec {
+        name: stored_name(".agent/list/events").expect("a reserved name"),
+        delivery: Delivery::exactly_once(),
+        message_type: "testkit.Event".to_owned(),
+    };
+    let no_watcher: std::sync::Weak<dyn TopicWatcher> = std::sync::Weak::<NoWatcher>::new();
+    storage
+        .declare(&reserved, no_watcher)
+        .expect("declare a reserved topic");
+    let expected = vec![
+        reserved.clone(),
+        TopicSpec {
+            name: name("list-a"),
+            delivery: Delivery::exactly_once(),
+            message_type: std::any::type_name::<String>().to_owned(),
+        },
+        TopicSpec {
+            name: name("list-b"),
+            delivery: Delivery::at_least_once(),
+            message_type: std::any::type_name::<u64>().to_owned(),
+        },
+    ];
+    assert_eq!(storage.topics().expect("topics"), expected);
+    assert_eq!(agency.topics().expect("agency topics"), expected);
+    agency.shutdown();
+
+    let storage = harness.open(place);
+    assert_eq!(storage.topics().expect("topics after reopen"), expected);
+    assert_eq!(
+        storage.describe(&reserved.name).expect("describe"),
+        Some(reserved)
+    );
+    storage.close();
 }
 
 fn deletion(harness: &dyn Harness, place: &Place) {

@@ -41,7 +41,7 @@ pub struct MemoryHarness {
 
 impl Harness for MemoryHarness {
     fn open(&self, place: &Place) -> Arc<dyn Storage> {
-        let mut opened = self.opened.lock().expect("MemoryHarness lock poisoned");
+        let mut opened = crate::sync::lock(&self.opened);
         let storage = match opened.get(&place.id) {
             Some(last) => Arc::new(last.reopened()),
             None => Arc::new(MemoryStorage::new()),
