@@ -134,7 +134,16 @@ fn the_in_memory_storage_refuses_sql_effects_instead_of_dropping_them() -> Resul
         .build()?;
     moves.publisher().publish(("apple".into(), 1))?;
     let err = projection.catch_up().unwrap_err();
-    assert!(matches!(err, omg::Error::Unsupported { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            omg::Error::Unsupported {
+                what: "a backend effect of this type",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let stored = agency
         .storage()
         .cursor_position(&Name::new("moves")?, &Name::new("stock")?)?;

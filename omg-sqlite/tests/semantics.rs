@@ -178,13 +178,27 @@ fn unknown_topics_mismatches_and_at_most_once_are_refused() {
             retain: Duration::from_secs(1),
         },
     );
-    assert!(matches!(
-        s.declare(&other, Weak::<Heads>::new()),
-        Err(Error::TopicMismatch { .. })
-    ));
+    match s.declare(&other, Weak::<Heads>::new()) {
+        Err(Error::TopicMismatch {
+            topic,
+            existing,
+            requested,
+        }) => assert_eq!(
+            (topic.as_str(), existing.as_str(), requested.as_str()),
+            (
+                "t",
+                "exactly-once of bytes",
+                "at-least-once (retain 1s) of bytes"
+            )
+        ),
+        other => panic!("expected TopicMismatch, got {other:?}"),
+    }
     assert!(matches!(
         s.declare(&spec("m", Delivery::at_most_once()), Weak::<Heads>::new()),
-        Err(Error::Unsupported { .. })
+        Err(Error::Unsupported {
+            what: "storing an at-most-once topic",
+            ..
+        })
     ));
     assert_eq!(
         s.describe(&name("t")).unwrap(),

@@ -118,12 +118,24 @@ async fn a_message_that_always_panics_is_given_up_as_poison() -> TestResult {
 fn subscribing_or_hosting_outside_a_runtime_is_refused() -> TestResult {
     let agency = Agency::in_memory();
     let host = omg_tokio::Host::new(&agency);
-    assert!(matches!(host, Err(omg::Error::Unsupported { .. })));
+    assert!(matches!(
+        host,
+        Err(omg::Error::Unsupported {
+            what: "a host outside a tokio runtime",
+            ..
+        })
+    ));
     // An actor ref needs a runtime to exist; make one, then leave it.
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let actor = runtime.block_on(async { Picky::spawn((0, false)) });
     let topic = agency.topic::<u64>("outside", Delivery::exactly_once())?;
     let refused = subscribe(&actor, topic.cursor(StartAt::Earliest)?);
-    assert!(matches!(refused, Err(omg::Error::Unsupported { .. })));
+    assert!(matches!(
+        refused,
+        Err(omg::Error::Unsupported {
+            what: "subscribing an actor outside a tokio runtime",
+            ..
+        })
+    ));
     Ok(())
 }

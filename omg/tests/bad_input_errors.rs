@@ -8,6 +8,7 @@ use std::{
 
 use omg::{
     Agency, Delivery, Error, MAX_KEY_LEN, MAX_NAME_LEN, Name, RecvError, StartAt, Timestamp,
+    TryPublishFailure,
     storage::{
         Admission, Completion, MemoryStorage, ReadBuf, ReadInfo, Storage, SubmitError, TopicInfo,
         TopicSpec, TopicWatcher, WriteBatch,
@@ -19,30 +20,69 @@ fn redeclaring_with_another_class_options_or_type_is_a_mismatch() -> omg::Result
     let agency = Agency::in_memory();
     agency.topic::<u64>("ring", Delivery::at_most_once_keep(4))?;
     agency.topic::<u64>("log", Delivery::exactly_once())?;
-    for refused in [
-        agency
-            .topic::<u64>("ring", Delivery::at_most_once_keep(5))
-            .map(drop),
-        agency
-            .topic::<u64>("ring", Delivery::exactly_once())
-            .map(drop),
-        agency
-            .topic::<String>("ring", Delivery::at_most_once_keep(4))
-            .map(drop),
-        agency
-            .topic::<u64>("log", Delivery::at_least_once())
-            .map(drop),
-        agency
-            .topic::<u64>("log", Delivery::at_most_once())
-            .map(drop),
-        agency
-            .topic::<i64>("log", Delivery::exactly_once())
-            .map(drop),
+    let ring = "at-most-once (keep 4) of u64";
+    let log = "exactly-once of u64";
+    for (refused, topic, existing, requested) in [
+        (
+            agency
+                .topic::<u64>("ring", Delivery::at_most_once_keep(5))
+                .map(drop),
+            "ring",
+            ring,
+            "at-most-once (keep 5) of u64",
+        ),
+        (
+            agency
+                .topic::<u64>("ring", Delivery::exactly_once())
+                .map(drop),
+            "ring",
+            ring,
+            "exactly-once of u64",
+        ),
+        (
+            agency
+                .topic::<String>("ring", Delivery::at_most_once_keep(4))
+                .map(drop),
+            "ring",
+            ring,
+            "at-most-once (keep 4) of alloc::string::String",
+        ),
+        (
+            agency
+                .topic::<u64>("log", Delivery::at_least_once())
+                .map(drop),
+            "log",
+            log,
+            "at-least-once (retain 604800s) of u64",
+        ),
+        (
+            agency
+                .topic::<u64>("log", Delivery::at_most_once())
+                .map(drop),
+            "log",
+            log,
+            "at-most-once (keep 1) of u64",
+        ),
+        (
+            agency
+                .topic::<i64>("log", Delivery::exactly_once())
+                .map(drop),
+            "log",
+            log,
+            "exactly-once of i64",
+        ),
     ] {
-        assert!(
-            matches!(refused, Err(Error::TopicMismatch { .. })),
-            "{refused:?}"
-        );
+        match refused {
+            Err(Error::TopicMismatch {
+                topic: t,
+                existing: e,
+                requested: r,
+            }) => assert_eq!(
+                (t.as_str(), e.as_str(), r.as_str()),
+                (topic, existing, requested)
+            ),
+            other => panic!("expected TopicMismatch on {topic}, got {other:?}"),
+        }
     }
     // The same declaration again is fine.
     agency.topic::<u64>("ring", Delivery::at_most_once_keep(4))?;
@@ -109,12 +149,21 @@ fn a_message_over_the_maximum_is_too_large() -> omg::Result<()> {
             Err(Error::TooLarge { size, max, .. }) => assert_eq!((size, max), (17, 16)),
             other => panic!("expected TooLarge, got {other:?}"),
         }
-        let back = topic
-            .publisher()
-            .try_publish(vec![1; 40])
-            .err()
-            .map(|e| e.into_inner());
-        assert_eq!(back, Some(vec![1; 40]));
+        // One length byte + 40 bytes.
+        match topic.publisher().try_publish(vec![1; 40]) {
+            Err(refused) => {
+                match refused.reason() {
+                    TryPublishFailure::Failed(Error::TooLarge {
+                        topic: t,
+                        size,
+                        max,
+                    }) => assert_eq!((t.as_str(), *size, *max), (topic.name().as_str(), 41, 16)),
+                    other => panic!("expected TooLarge, got {other:?}"),
+                }
+                assert_eq!(refused.into_inner(), vec![1; 40], "the message comes back");
+            }
+            Ok(_) => panic!("a message over the maximum was accepted"),
+        }
         assert_eq!(
             topic.bounds()?.1,
             1,
@@ -207,20 +256,30 @@ fn invalid_names_and_keys_are_refused() -> omg::Result<()> {
 fn keys_and_named_cursors_on_at_most_once_are_unsupported() -> omg::Result<()> {
     let agency = Agency::in_memory();
     let ring = agency.topic::<u64>("ring", Delivery::at_most_once_keep(4))?;
-    assert!(matches!(
-        ring.publisher().publish_keyed("k", 1),
-        Err(Error::Unsupported { .. })
-    ));
-    assert!(matches!(
-        ring.named_cursor("c", StartAt::Earliest),
-        Err(Error::Unsupported { .. })
-    ));
-    let back = ring
-        .publisher()
-        .try_publish_keyed("k", 5)
-        .err()
-        .map(|e| e.into_inner());
-    assert_eq!(back, Some(5));
+    const KEYED: &str = "an idempotency key on an at-most-once topic";
+    match ring.publisher().publish_keyed("k", 1) {
+        Err(Error::Unsupported { what, .. }) => assert_eq!(what, KEYED),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    match ring.named_cursor("c", StartAt::Earliest) {
+        Err(Error::Unsupported { what, .. }) => {
+            assert_eq!(what, "a named cursor on an at-most-once topic");
+        }
+        Err(other) => panic!("expected Unsupported, got {other:?}"),
+        Ok(_) => panic!("a named cursor was opened on an at-most-once topic"),
+    }
+    match ring.publisher().try_publish_keyed("k", 5) {
+        Err(refused) => {
+            match refused.reason() {
+                TryPublishFailure::Failed(Error::Unsupported { what, .. }) => {
+                    assert_eq!(*what, KEYED);
+                }
+                other => panic!("expected Unsupported, got {other:?}"),
+            }
+            assert_eq!(refused.into_inner(), 5, "the message comes back");
+        }
+        Ok(_) => panic!("a keyed message was accepted on an at-most-once topic"),
+    }
     assert_eq!(ring.bounds()?, (0, 0));
     Ok(())
 }
@@ -288,5 +347,71 @@ fn try_publish_on_a_full_queue_gives_the_message_back() -> omg::Result<()> {
         // The blocking flavour queues regardless and succeeds.
         assert_eq!(topic.publisher().publish("queued".to_owned())?, 0);
     }
+    Ok(())
+}
+
+/// A message whose `Serialize` impl always fails.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+struct Unencodable(u32);
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this message refuses to be encoded",
+        ))
+    }
+}
+
+/// What [`Error::Encode`] carries for an [`Unencodable`] on `topic`.
+fn is_encode_error(error: &Error, topic: &str) -> bool {
+    match error {
+        Error::Encode {
+            topic: t,
+            type_name,
+            reason,
+        } => {
+            assert_eq!(t.as_str(), topic);
+            assert_eq!(*type_name, std::any::type_name::<Unencodable>());
+            // postcard replaces a custom serialisation error by its own
+            // fixed text.
+            assert_eq!(reason, "Serde Serialization Error");
+            true
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn a_message_that_fails_to_serialize_is_an_encode_error() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    for (i, delivery) in [Delivery::at_least_once(), Delivery::exactly_once()]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("unencodable{i}");
+        let topic = agency.topic::<Unencodable>(&name, delivery)?;
+        match topic.publisher().publish(Unencodable(1)) {
+            Err(e) => assert!(is_encode_error(&e, &name), "expected Encode, got {e:?}"),
+            Ok(offset) => panic!("an unencodable message was stored at {offset}"),
+        }
+        match topic.publisher().try_publish(Unencodable(2)) {
+            Err(refused) => {
+                match refused.reason() {
+                    TryPublishFailure::Failed(e) if is_encode_error(e, &name) => {}
+                    other => panic!("expected Encode, got {other:?}"),
+                }
+                assert_eq!(
+                    refused.into_inner(),
+                    Unencodable(2),
+                    "the message comes back"
+                );
+            }
+            Ok(_) => panic!("an unencodable message was accepted"),
+        }
+        assert_eq!(topic.bounds()?, (0, 0), "nothing was appended");
+    }
+    // At-most-once messages are never encoded: the failing impl is not run.
+    let ring = agency.topic::<Unencodable>("ring", Delivery::at_most_once())?;
+    assert_eq!(ring.publisher().publish(Unencodable(3))?, 0);
     Ok(())
 }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     io::{BufRead, BufReader},
     process::{Command, Stdio},
     sync::{Arc, mpsc},
@@ -67,22 +67,33 @@ fn every_acknowledged_publish_survives_sigkill_exactly_once() {
     let (first, head) = topic.bounds().unwrap();
     assert_eq!(first, 0);
     let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
-    let mut seen = HashSet::new();
+    // Message i is published with key k<i>: where each value is stored is
+    // where its key is.
+    let mut stored_at = HashMap::new();
     for offset in 0..head {
         let record = cursor.recv().unwrap();
         assert_eq!(record.offset, offset, "offsets are dense");
-        assert!(seen.insert(record.value), "k{} stored twice", record.value);
+        assert_eq!(
+            stored_at.insert(record.value, offset),
+            None,
+            "k{} stored twice",
+            record.value
+        );
     }
     for key in &acknowledged {
         let i: u64 = key[1..].parse().unwrap();
-        assert!(seen.contains(&i), "{key} was acknowledged but is missing");
+        assert!(
+            stored_at.contains_key(&i),
+            "{key} was acknowledged but is missing"
+        );
     }
-    // Re-publishing the last keys appends nothing.
+    // Re-publishing the last keys appends nothing and returns the offset
+    // each was first stored at.
     let publisher = topic.publisher();
     for key in acknowledged.iter().rev().take(5) {
         let i: u64 = key[1..].parse().unwrap();
         let offset = publisher.publish_keyed(key, i).unwrap();
-        assert!(offset < head);
+        assert_eq!(offset, stored_at[&i], "{key} re-published");
     }
     assert_eq!(topic.bounds().unwrap(), (0, head));
     agency.shutdown();

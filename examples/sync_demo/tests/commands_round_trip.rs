@@ -11,16 +11,21 @@ fn every_command_changes_the_shared_list() {
     assert_eq!(demo.ok(&["add", "Buy milk"]), "added #1 Buy milk\n");
     assert_eq!(demo.ok(&["add", "Walk dog"]), "added #2 Walk dog\n");
     assert_eq!(demo.ok(&["add", "Call mum"]), "added #3 Call mum\n");
-    demo.ok(&["done", "1"]);
-    demo.ok(&["done", "3"]);
-    demo.ok(&["undo", "3"]);
-    demo.ok(&["rename", "2", "Walk the dog"]);
+    // Commands that change an existing todo print nothing on success.
+    assert_eq!(demo.ok(&["done", "1"]), "");
+    assert_eq!(demo.ok(&["done", "3"]), "");
+    assert_eq!(demo.ok(&["undo", "3"]), "");
+    assert_eq!(demo.ok(&["rename", "2", "Walk the dog"]), "");
     assert_eq!(
         demo.ok(&["list"]),
         "   1 [x] Buy milk\n   2 [ ] Walk the dog\n   3 [ ] Call mum\n"
     );
-    demo.ok(&["clear-done"]);
-    demo.ok(&["rm", "3"]);
+    assert_eq!(demo.ok(&["clear-done"]), "");
+    assert_eq!(
+        demo.ok(&["list"]),
+        "   2 [ ] Walk the dog\n   3 [ ] Call mum\n"
+    );
+    assert_eq!(demo.ok(&["rm", "3"]), "");
     assert_eq!(demo.ok(&["list"]), "   2 [ ] Walk the dog\n");
 
     let history = demo.ok(&["history"]);
