@@ -5,6 +5,9 @@
 //! 1 000 000), `OMG_BENCH_SECS` per timed run (default 2), `OMG_BENCH_LAG`
 //! lagging messages (default 5 000 000), `OMG_BENCH_REPS` runs of each
 //! side per scenario (default 3; the ratio is of the medians).
+//! `OMG_BENCH_ONLY=<scenario>` runs one scenario (`pipelined_append_full`,
+//! `replay` — which reads what the pipelined runs wrote —,
+//! `concurrent_blocking_32` or `lagging_reader`).
 
 #![allow(
     clippy::unwrap_used,
@@ -283,19 +286,52 @@ fn main() {
     let agency = agency(&omg_path);
     let mut conn = raw(&raw_path);
 
-    // Each scenario runs `reps` times, the two sides interleaved (each
-    // pipelined run into a new topic and a new table); the ratio is of
-    // the medians.
+    if wanted("pipelined_append_full") || wanted("replay") {
+        pipelined_append_full(&agency, &mut conn, n, reps);
+    }
+    if wanted("replay") {
+        replay(&agency, &conn, n, reps);
+    }
+    if wanted("concurrent_blocking_32") {
+        concurrent_blocking_32(&agency, &mut conn, Duration::from_secs(secs), reps);
+    }
+    agency.shutdown();
+    drop(conn);
+
+    // Last, and in a process of its own: its five million messages leave
+    // hundreds of megabytes for the kernel to write back, which would slow
+    // whatever ran next, and its peak RSS must be measured from a heap that
+    // the runs above did not already grow.
+    if wanted("lagging_reader") {
+        settle();
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--bench")
+            .env(LAGGING_READER_ONLY, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the lagging reader run failed: {status}");
+    }
+}
+
+/// Whether `OMG_BENCH_ONLY` is unset or names `scenario`.
+fn wanted(scenario: &str) -> bool {
+    std::env::var("OMG_BENCH_ONLY").map_or(true, |only| only == scenario)
+}
+
+/// Each scenario runs `reps` times, the two sides interleaved (each
+/// pipelined run into a new topic and a new table); the ratio is of the
+/// medians.
+fn pipelined_append_full(agency: &Agency, conn: &mut Connection, n: u64, reps: usize) {
     let (mut omg_times, mut raw_times) = (Vec::new(), Vec::new());
     let (mut omg_cpu, mut raw_cpu) = (Vec::new(), Vec::new());
     for rep in 0..reps {
         settle();
         let cpu = cpu_time();
-        omg_times.push(pipelined(&agency, &format!("pipelined{rep}"), n, 200_000));
+        omg_times.push(pipelined(agency, &format!("pipelined{rep}"), n, 200_000));
         omg_cpu.push(cpu_time() - cpu);
         settle();
         let cpu = cpu_time();
-        raw_times.push(raw_batched(&mut conn, &format!("log{rep}"), n));
+        raw_times.push(raw_batched(conn, &format!("log{rep}"), n));
         raw_cpu.push(cpu_time() - cpu);
     }
     eprintln!("pipelined_append_full: omg {omg_times:?}, raw {raw_times:?} for {n}");
@@ -306,10 +342,13 @@ fn main() {
         raw_time.as_secs_f64() / omg_time.as_secs_f64()
     );
 
+}
+
+fn replay(agency: &Agency, conn: &Connection, n: u64, reps: usize) {
     let (mut omg_times, mut raw_times) = (Vec::new(), Vec::new());
     for _ in 0..reps {
-        omg_times.push(replay_omg(&agency, "pipelined0", n));
-        raw_times.push(replay_raw(&conn, "log0", n));
+        omg_times.push(replay_omg(agency, "pipelined0", n));
+        raw_times.push(replay_raw(conn, "log0", n));
     }
     eprintln!("replay: omg {omg_times:?}, raw {raw_times:?} for {n}");
     let (omg_time, raw_time) = (median(omg_times), median(raw_times));
@@ -317,35 +356,21 @@ fn main() {
         "ratio replay omg/rusqlite {:.2}",
         raw_time.as_secs_f64() / omg_time.as_secs_f64()
     );
+}
 
-    let run = Duration::from_secs(secs);
+fn concurrent_blocking_32(agency: &Agency, conn: &mut Connection, run: Duration, reps: usize) {
     let (mut omg_rates, mut raw_rates) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         settle();
-        omg_rates.push(concurrent_omg(&agency, 32, run));
+        omg_rates.push(concurrent_omg(agency, 32, run));
         settle();
-        raw_rates.push(concurrent_raw(&mut conn, run));
+        raw_rates.push(concurrent_raw(conn, run));
     }
     eprintln!("concurrent_blocking_32: omg {omg_rates:.0?}/s, raw {raw_rates:.0?}/s");
     println!(
         "ratio concurrent_blocking_32 omg/rusqlite {:.2}",
         median(omg_rates) / median(raw_rates)
     );
-
-    agency.shutdown();
-    drop(conn);
-
-    // Last, and in a process of its own: its five million messages leave
-    // hundreds of megabytes for the kernel to write back, which would slow
-    // whatever ran next, and its peak RSS must be measured from a heap that
-    // the runs above did not already grow.
-    settle();
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--bench")
-        .env(LAGGING_READER_ONLY, "1")
-        .status()
-        .unwrap();
-    assert!(status.success(), "the lagging reader run failed: {status}");
 }
 
 /// Set in the child process that only measures a lagging reader's memory.
