@@ -341,7 +341,6 @@ fn pipelined_append_full(agency: &Agency, conn: &mut Connection, n: u64, reps: u
         "ratio pipelined_append_full omg/rusqlite {:.2}",
         raw_time.as_secs_f64() / omg_time.as_secs_f64()
     );
-
 }
 
 fn replay(agency: &Agency, conn: &Connection, n: u64, reps: usize) {
