@@ -2,7 +2,7 @@
 //! snapshots and upcasting, on the in-memory storage (two agencies over one
 //! storage stand in for two processes over one file).
 
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 
 use omg::{
     Agency, Delivery, StartAt,
@@ -28,6 +28,10 @@ enum Command {
     Deposit(i64),
     Withdraw(i64),
     Nothing,
+    /// A deposit decided only once every party of the barrier is deciding
+    /// too (a test device: `handle` waits on the barrier), so that all of
+    /// them decide on the same version.
+    DepositTogether(i64, Arc<Barrier>),
 }
 
 #[derive(Debug, PartialEq, thiserror::Error)]
@@ -63,6 +67,10 @@ impl AgentState for Account {
             }),
             Command::Withdraw(n) => Ok(vec![AccountEvent::Withdrew(n)]),
             Command::Nothing => Ok(vec![]),
+            Command::DepositTogether(n, ref together) => {
+                together.wait();
+                Ok(vec![AccountEvent::Deposited(n)])
+            }
         }
     }
 }
@@ -142,46 +150,90 @@ fn state_survives_a_restart_and_events_are_a_topic() -> Result<(), Box<dyn std::
     Ok(())
 }
 
-/// Two agencies over one storage and two threads each: every accepted
+/// Four agencies over one storage, a writer thread on each: every accepted
 /// command is applied exactly once, none is lost.
+///
+/// Each writer's first command is decided while all four are deciding (a
+/// barrier inside `handle`), so all four decide on version 0 and append
+/// expecting offset 0: exactly one succeeds and the other three conflict —
+/// with one attempt allowed, they report it. The remaining commands race
+/// freely; whether they conflict is up to the scheduler, so only their
+/// accounting is checked.
 #[test]
 fn concurrent_writers_lose_no_update() -> Result<(), Box<dyn std::error::Error>> {
+    const WRITERS: i64 = 4;
+    const PER_WRITER: i64 = 200;
     let storage = Arc::new(MemoryStorage::new());
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
+    let together = Arc::new(Barrier::new(WRITERS as usize));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| -> omg::Result<_> {
             let agency = agency_over(&storage);
-            std::thread::spawn(move || -> Result<(i64, u32), AgentError<Refused>> {
-                let account = agency
-                    .agent_with::<Account>("shared", AgentOptions::default().max_attempts(2))
-                    .map_err(AgentError::Storage)?;
-                let (mut accepted, mut conflicts) = (0, 0);
-                for i in 0..200 {
-                    let amount = w * 1000 + i + 1;
-                    match account.execute(Command::Deposit(amount)) {
+            let once =
+                agency.agent_with::<Account>("shared", AgentOptions::default().max_attempts(1))?;
+            let account =
+                agency.agent_with::<Account>("shared", AgentOptions::default().max_attempts(2))?;
+            let together = together.clone();
+            Ok(std::thread::spawn(
+                move || -> Result<(Option<i64>, i64, u64), AgentError<Refused>> {
+                    let first_amount = w * 1000 + 500;
+                    let first = match once.execute(Command::DepositTogether(first_amount, together))
+                    {
                         Ok(done) => {
-                            assert!(!done.duplicate);
-                            accepted += amount;
+                            assert_eq!(
+                                (done.first_offset, done.events, done.version, done.duplicate),
+                                (0, 1, 1, false),
+                                "the one first command that got through was decided on version 0"
+                            );
+                            Some(first_amount)
                         }
-                        Err(AgentError::Conflict { attempts: 2, .. }) => conflicts += 1,
+                        Err(AgentError::Conflict { agent, attempts }) => {
+                            assert_eq!((agent.as_str(), attempts), ("shared", 1));
+                            None
+                        }
                         Err(other) => return Err(other),
+                    };
+                    let (mut accepted, mut conflicts) = (0, 0);
+                    for i in 0..PER_WRITER {
+                        let amount = w * 1000 + i + 1;
+                        match account.execute(Command::Deposit(amount)) {
+                            Ok(done) => {
+                                assert!(!done.duplicate);
+                                accepted += amount;
+                            }
+                            Err(AgentError::Conflict { attempts: 2, .. }) => conflicts += 1,
+                            Err(other) => return Err(other),
+                        }
                     }
-                }
-                Ok((accepted, conflicts))
-            })
+                    Ok((first, accepted, conflicts))
+                },
+            ))
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
+    let mut first_winners = Vec::new();
     let mut accepted_total = 0;
     let mut accepted_count = 0;
     for writer in writers {
-        let (accepted, conflicts) = writer.join().expect("writer panicked")?;
-        accepted_total += accepted;
-        accepted_count += 200 - u64::from(conflicts);
+        let (first, accepted, conflicts) = writer.join().expect("writer panicked")?;
+        first_winners.extend(first);
+        accepted_total += accepted + first.unwrap_or(0);
+        accepted_count += PER_WRITER as u64 - conflicts + u64::from(first.is_some());
     }
+    assert_eq!(
+        first_winners.len(),
+        1,
+        "of four commands decided on version 0, exactly one is appended: {first_winners:?}"
+    );
     let account = agency_over(&storage).agent::<Account>("shared")?;
     let state = account.state()?;
     assert_eq!(state.balance, accepted_total);
     assert_eq!(state.deposits, accepted_count);
     assert_eq!(account.version()?, state.deposits);
+    let mut events = account.events().cursor(StartAt::Earliest)?;
+    assert_eq!(
+        events.recv()?.value,
+        AccountEvent::Deposited(first_winners[0]),
+        "the first command that got through is the first event"
+    );
     Ok(())
 }
 
@@ -295,32 +347,105 @@ fn snapshots_bound_rehydration_and_a_stale_one_falls_back_to_replay()
     assert_eq!(account.state()?.balance, (1..=35).sum::<i64>());
     assert_eq!(account.version()?, 35);
 
-    // A state whose snapshot format moved on ignores old snapshots.
-    #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-    struct AccountV2 {
-        balance: i64,
-    }
-    impl AgentState for AccountV2 {
-        type Event = AccountEvent;
-        type Command = ();
-        type Error = Refused;
-        const SNAPSHOT_VERSION: u32 = 2;
-        fn apply(&mut self, event: &AccountEvent) {
-            if let AccountEvent::Deposited(n) = event {
-                self.balance += n;
-            }
-        }
-        fn handle(&self, (): &()) -> Result<Vec<AccountEvent>, Refused> {
-            Ok(vec![])
-        }
-        fn event_type_name() -> std::borrow::Cow<'static, str> {
-            std::any::type_name::<AccountEvent>().into()
-        }
-    }
+    // Whether the snapshot at version 30 was used shows in a state that
+    // counts the events it applied itself (`applied` is not in snapshots):
+    // with the snapshot, only the last five are replayed.
     let agency = agency_over(&Arc::new(reopened.reopened()));
-    let v2 = agency.agent::<AccountV2>("acct")?;
-    assert_eq!(v2.state()?.balance, (1..=35).sum::<i64>());
+    let counted = agency.agent::<Counted>("acct")?;
+    assert_eq!(
+        counted.state()?,
+        Counted {
+            balance: (1..=35).sum(),
+            deposits: 35,
+            applied: 5,
+        }
+    );
+
+    // A state whose shape changed: the stored snapshot would decode as a
+    // wrong state — with the snapshot format it was written with, it is used
+    // and the wrong state shows; with a new format, it is ignored and every
+    // event is replayed into the right state.
+    let agency = agency_over(&Arc::new(reopened.reopened()));
+    let misread = agency.agent::<Reordered<1>>("acct")?;
+    assert_eq!(
+        misread.state()?,
+        Reordered {
+            // The snapshot's balance 465 (zigzag 930) read as the deposits,
+            // its 30 deposits (zigzag for 15) read as the balance, then the
+            // five events after it.
+            deposits: 930 + 5,
+            balance: 15 + (31..=35).sum::<i64>(),
+            applied: 5,
+        },
+        "a snapshot of the same format is used, even when it misdecodes"
+    );
+    let agency = agency_over(&Arc::new(reopened.reopened()));
+    let v2 = agency.agent::<Reordered<2>>("acct")?;
+    assert_eq!(
+        v2.state()?,
+        Reordered {
+            deposits: 35,
+            balance: (1..=35).sum(),
+            applied: 35,
+        },
+        "a snapshot of an older format is ignored: full replay"
+    );
+    assert_eq!(v2.version()?, 35);
     Ok(())
+}
+
+/// [`Account`] with the same snapshot encoding, plus a count of the events
+/// this handle applied, which snapshots do not store.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Counted {
+    balance: i64,
+    deposits: u64,
+    #[serde(skip)]
+    applied: u64,
+}
+
+impl AgentState for Counted {
+    type Event = AccountEvent;
+    type Command = ();
+    type Error = Refused;
+    fn apply(&mut self, event: &AccountEvent) {
+        if let AccountEvent::Deposited(n) = event {
+            self.balance += n;
+            self.deposits += 1;
+        }
+        self.applied += 1;
+    }
+    fn handle(&self, (): &()) -> Result<Vec<AccountEvent>, Refused> {
+        Ok(vec![])
+    }
+}
+
+/// [`Counted`] with its stored fields in the other order, so that an
+/// [`Account`] snapshot decodes without error into the wrong state.
+/// `FORMAT` is its [`AgentState::SNAPSHOT_VERSION`].
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Reordered<const FORMAT: u32> {
+    deposits: u64,
+    balance: i64,
+    #[serde(skip)]
+    applied: u64,
+}
+
+impl<const FORMAT: u32> AgentState for Reordered<FORMAT> {
+    type Event = AccountEvent;
+    type Command = ();
+    type Error = Refused;
+    const SNAPSHOT_VERSION: u32 = FORMAT;
+    fn apply(&mut self, event: &AccountEvent) {
+        if let AccountEvent::Deposited(n) = event {
+            self.balance += n;
+            self.deposits += 1;
+        }
+        self.applied += 1;
+    }
+    fn handle(&self, (): &()) -> Result<Vec<AccountEvent>, Refused> {
+        Ok(vec![])
+    }
 }
 
 mod upcasting {
@@ -429,6 +554,94 @@ fn events_of_an_older_type_load_through_the_upcaster() -> Result<(), Box<dyn std
             },
         ]
     );
+    Ok(())
+}
+
+/// The event type an agent's stored events were written with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum LevelV1 {
+    Raised(u32),
+}
+
+/// An incompatible replacement under the same stable name, without an
+/// upcaster: a `u32` below 128 is one byte, as a `u8` is, but 200 is two.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum LevelV2 {
+    Raised(u8),
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct OldLevel(u64);
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Level(u64);
+
+impl AgentState for OldLevel {
+    type Event = LevelV1;
+    type Command = u32;
+    type Error = Refused;
+    fn apply(&mut self, LevelV1::Raised(n): &LevelV1) {
+        self.0 += u64::from(*n);
+    }
+    fn handle(&self, n: &u32) -> Result<Vec<LevelV1>, Refused> {
+        Ok(vec![LevelV1::Raised(*n)])
+    }
+    fn event_type_name() -> std::borrow::Cow<'static, str> {
+        "test.LevelEvent".into()
+    }
+}
+
+impl AgentState for Level {
+    type Event = LevelV2;
+    type Command = u8;
+    type Error = Refused;
+    fn apply(&mut self, LevelV2::Raised(n): &LevelV2) {
+        self.0 += u64::from(*n);
+    }
+    fn handle(&self, n: &u8) -> Result<Vec<LevelV2>, Refused> {
+        Ok(vec![LevelV2::Raised(*n)])
+    }
+    fn event_type_name() -> std::borrow::Cow<'static, str> {
+        "test.LevelEvent".into()
+    }
+}
+
+#[test]
+fn a_stored_event_that_no_longer_decodes_is_a_decode_error()
+-> Result<(), Box<dyn std::error::Error>> {
+    let storage = Arc::new(MemoryStorage::new());
+    {
+        let agency = agency_over(&storage);
+        let old = agency.agent::<OldLevel>("level")?;
+        old.execute(5)?;
+        old.execute(200)?;
+        agency.shutdown();
+    }
+    let agency = agency_over(&Arc::new(storage.reopened()));
+    let level = agency.agent::<Level>("level")?;
+    let decode_error = |outcome: Result<String, AgentError<Refused>>| match outcome {
+        Err(AgentError::Decode(omg::Error::Decode {
+            topic,
+            offset,
+            type_name,
+            reason,
+        })) => (topic.to_string(), offset, type_name.into_owned(), reason),
+        other => panic!("expected a Decode error, got {other:?}"),
+    };
+    let expected = (
+        ".agent/level/events".to_owned(),
+        1,
+        std::any::type_name::<LevelV2>().to_owned(),
+        "1 bytes left over after the event".to_owned(),
+    );
+    // Reading the state, and deciding a command on it, both stop at the
+    // event that does not decode (offset 0 still does); nothing is appended.
+    assert_eq!(decode_error(level.read(|l| format!("{l:?}"))), expected);
+    assert_eq!(
+        decode_error(level.execute(1).map(|done| format!("{done:?}"))),
+        expected
+    );
+    assert_eq!(level.events().bounds()?, (0, 2));
     Ok(())
 }
 

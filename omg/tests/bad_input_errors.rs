@@ -8,7 +8,7 @@ use std::{
 
 use omg::{
     Agency, Delivery, Error, MAX_KEY_LEN, MAX_NAME_LEN, Name, RecvError, StartAt, Timestamp,
-    TryPublishFailure,
+    TryPublishFailure, TryRecvError,
     storage::{
         Admission, Completion, MemoryStorage, ReadBuf, ReadInfo, Storage, SubmitError, TopicInfo,
         TopicSpec, TopicWatcher, WriteBatch,
@@ -208,6 +208,38 @@ fn publishing_to_or_reading_from_a_deleted_topic_fails() -> omg::Result<()> {
                 .iter()
                 .all(|spec| spec.name.as_str() != name)
         );
+    }
+    Ok(())
+}
+
+/// `try_recv` on a cursor of a deleted durable topic fails with the
+/// deletion (not `Empty`), and keeps failing.
+#[test]
+fn try_recv_on_a_deleted_durable_topic_fails() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    for (i, delivery) in [Delivery::at_least_once(), Delivery::exactly_once()]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("deleted{i}");
+        let topic = agency.topic::<u64>(&name, delivery)?;
+        topic.publisher().publish(1)?;
+        let mut cursor = topic.cursor(StartAt::Earliest)?;
+        assert_eq!(
+            cursor.try_recv().map(|r| (r.offset, r.value)).ok(),
+            Some((0, 1))
+        );
+        assert!(matches!(cursor.try_recv(), Err(TryRecvError::Empty)));
+        assert!(agency.delete_topic(&name)?);
+        for _ in 0..2 {
+            match cursor.try_recv() {
+                Err(TryRecvError::Failed(Error::Deleted { topic })) => {
+                    assert_eq!(topic.as_str(), name);
+                }
+                other => panic!("expected Failed(Deleted), got {other:?}"),
+            }
+        }
+        assert_eq!(cursor.position(), 1);
     }
     Ok(())
 }

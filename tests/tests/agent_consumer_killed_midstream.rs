@@ -5,6 +5,11 @@
 //! once: after every kill the agent's version equals the cursor's committed
 //! position, no restart ever meets an already applied command, and at the end
 //! the state is the sum of all commands.
+//!
+//! Every kill lands mid-stream: before each round the topic holds exactly
+//! `BACKLOG` commands past the committed position, the kill comes after the
+//! consumer reported a random number of them applied (fewer than
+//! `BACKLOG`), and the last command is published only for the final run.
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
@@ -25,6 +30,11 @@ use omg_sqlite::SqliteStorage;
 
 const COMMANDS: u64 = 6000;
 const ROUNDS: u64 = 25;
+/// Commands published past the committed position before each round.
+const BACKLOG: u64 = 200;
+// Even if every round applied its whole backlog, the last command stays
+// unpublished until the final run, so no killed round can finish.
+const _: () = assert!(ROUNDS * BACKLOG < COMMANDS - 1);
 const TOPIC: &str = "deposits";
 const CURSOR: &str = "ledger-feed";
 const AGENT: &str = "ledger";
@@ -40,6 +50,23 @@ fn deposit(offset: u64) -> Deposit {
         id: offset,
         amount: offset as i64 + 1,
     }
+}
+
+/// Publishes the commands at offsets `*published..end` of the topic.
+fn publish_up_to(path: &Path, published: &mut u64, end: u64) {
+    let agency = open(path);
+    let publisher = agency
+        .topic::<Deposit>(TOPIC, Delivery::ExactlyOnce)
+        .unwrap()
+        .publisher();
+    let receipts: Vec<_> = (*published..end)
+        .map(|offset| (offset, publisher.try_publish(deposit(offset)).unwrap()))
+        .collect();
+    for (offset, receipt) in receipts {
+        assert_eq!(receipt.wait().unwrap(), offset);
+    }
+    *published = (*published).max(end);
+    agency.shutdown();
 }
 
 /// The agent's version and the cursor's committed position, read from the file.
@@ -112,31 +139,28 @@ fn a_consumer_killed_midstream_applies_every_command_exactly_once() {
     let mut rng = Rng::from_clock();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("consumer.db");
-    {
-        let agency = open(&path);
-        let publisher = agency
-            .topic::<Deposit>(TOPIC, Delivery::ExactlyOnce)
-            .unwrap()
-            .publisher();
-        let receipts: Vec<_> = (0..COMMANDS)
-            .map(|offset| publisher.try_publish(deposit(offset)).unwrap())
-            .collect();
-        for (offset, receipt) in receipts.into_iter().enumerate() {
-            assert_eq!(receipt.wait().unwrap(), offset as u64);
-        }
-        agency.shutdown();
-    }
 
+    let mut published = 0;
     let mut resume = 0;
     let mut killed_midstream = 0;
     for round in 0..ROUNDS {
+        publish_up_to(&path, &mut published, resume + BACKLOG);
+        assert_eq!(published, resume + BACKLOG);
+        // Kill after `progress` commands were reported applied (so while
+        // the consumer still has published commands ahead of it) and a few
+        // more microseconds, to land at varied points of the next ones.
+        let progress = 1 + rng.below(BACKLOG - 1);
         let (mut child, lines) = consumer(&path);
-        let first = lines.recv_timeout(Duration::from_secs(30)).unwrap();
-        std::thread::sleep(Duration::from_millis(rng.below(100)));
+        let mut seen = Vec::new();
+        while seen.len() as u64 <= progress {
+            seen.push(lines.recv_timeout(Duration::from_secs(30)).unwrap());
+        }
+        std::thread::sleep(Duration::from_micros(rng.below(1000)));
         child.kill().unwrap();
         child.wait().unwrap();
-        let lines: Vec<String> = std::iter::once(first).chain(lines.iter()).collect();
-        let (applied, done) = check_round(&lines, resume);
+        seen.extend(lines.iter());
+        let (applied, done) = check_round(&seen, resume);
+        assert!(applied >= progress, "round {round}: {applied} < {progress}");
         // The command in flight at the kill may or may not have committed,
         // but its events and the cursor moved together.
         let (version, position) = committed(&path);
@@ -149,13 +173,17 @@ fn a_consumer_killed_midstream_applies_every_command_exactly_once() {
             version == resume + applied || (version == resume + applied + 1 && !done),
             "round {round}: resumed at {resume}, {applied} reported applied, version {version}"
         );
-        killed_midstream += u64::from(!done && version < COMMANDS);
-        eprintln!("round {round}: {applied} applied, version {version}");
+        killed_midstream += u64::from(applied > 0 && !done && version < COMMANDS);
+        eprintln!("round {round}: {progress} awaited, {applied} applied, version {version}");
         resume = version;
     }
-    eprintln!("{killed_midstream} of {ROUNDS} rounds were killed mid-stream");
+    assert_eq!(
+        killed_midstream, ROUNDS,
+        "every kill came after progress and before the end"
+    );
 
     // A last consumer runs to the end.
+    publish_up_to(&path, &mut published, COMMANDS);
     let (mut child, lines) = consumer(&path);
     assert!(child.wait().unwrap().success());
     let lines: Vec<String> = lines.iter().collect();

@@ -60,7 +60,9 @@ pub trait TopicWatcher: Send + Sync {
 /// - reads never return uncommitted records (read-committed);
 /// - timestamps are non-decreasing within a topic (the storage raises a
 ///   timestamp that would go backwards to its predecessor's);
-/// - every watcher of a topic is told about every commit to it.
+/// - every watcher of a topic is told about every commit to it, before the
+///   commit's completions are delivered: a publisher that got `Ok` and then
+///   reads through a cursor finds its message.
 pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// Creates the topic, or checks that an existing one has the same
     /// delivery and message type ([`Error::TopicMismatch`](crate::Error::TopicMismatch)

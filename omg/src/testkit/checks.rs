@@ -4,7 +4,8 @@ use std::{sync::Arc, thread, time::Duration};
 
 use super::{Harness, Place, model};
 use crate::{
-    Agency, CommitPolicy, Delivery, Error, Name, RecvError, StartAt, Timestamp, TryRecvError,
+    Agency, CommitPolicy, Cursor, Delivery, Error, Name, RecvError, StartAt, Timestamp,
+    TryRecvError,
     storage::{Append, CursorCommit, Storage, TopicSpec, TopicWatcher, WriteBatch, stored_name},
 };
 
@@ -64,6 +65,21 @@ fn ordering_and_dense_offsets(harness: &dyn Harness, place: &Place) {
     agency.shutdown();
 }
 
+/// The next record `cursor` has without waiting, as (offset, value).
+fn try_next(cursor: &mut Cursor<u64>) -> Option<(u64, u64)> {
+    match cursor.try_recv() {
+        Ok(record) => Some((record.offset, record.value)),
+        Err(TryRecvError::Empty) => None,
+        Err(other) => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Reads never return uncommitted records. Checked on every run, whatever
+/// the timing: a write that completes `Ok` is visible at once afterwards
+/// (watchers are told before completions), with the offset it completed
+/// with; a batch that fails is never visible, neither while it is in flight
+/// nor after. While a write is in flight (a backend that completes inline
+/// has no such moment), the cursor and the storage are read on every turn.
 fn read_committed(harness: &dyn Harness, place: &Place) {
     let storage = harness.open(place);
     let agency = Agency::builder().storage(Arc::clone(&storage)).build();
@@ -71,30 +87,75 @@ fn read_committed(harness: &dyn Harness, place: &Place) {
         let topic = agency
             .topic::<u64>(&format!("rc{i}"), delivery)
             .expect("declare");
+        let elsewhere = agency
+            .topic::<u64>(&format!("rc-elsewhere{i}"), delivery)
+            .expect("declare");
         let mut cursor = topic.cursor(StartAt::Earliest).expect("cursor");
+        let mut out = crate::storage::ReadBuf::new();
+
+        // A write that succeeds: whatever is seen before it completes is
+        // that write, and once it completed it is seen without waiting.
         let mut receipt = topic.publisher().try_publish(7).expect("try_publish");
-        // Whatever the cursor sees is committed: the receipt must complete
-        // with the same offset.
-        let seen = match cursor.try_recv() {
-            Ok(record) => Some(record.offset),
-            Err(TryRecvError::Empty) => None,
-            Err(other) => panic!("unexpected {other:?}"),
-        };
+        let mut seen = None;
         let offset = loop {
             if let Some(result) = receipt.try_result() {
                 break result.expect("committed");
             }
+            if seen.is_none() {
+                seen = try_next(&mut cursor);
+            }
             thread::yield_now();
         };
         assert_eq!(offset, 0);
-        if let Some(seen) = seen {
-            assert_eq!(seen, offset);
-        } else {
-            assert_eq!(cursor.recv().expect("recv").value, 7);
+        let seen = seen.or_else(|| try_next(&mut cursor));
+        assert_eq!(
+            seen,
+            Some((0, 7)),
+            "a write that completed Ok is visible at once, at its offset"
+        );
+        assert_eq!(try_next(&mut cursor), None, "seen once");
+
+        // A batch that fails: its first append is written before its second
+        // conflicts, and must never be read.
+        let mut failing = WriteBatch::new();
+        failing
+            .push_append(Append::new(topic.name().clone(), payload(8)))
+            .push_append(Append::new(elsewhere.name().clone(), payload(9)).expecting(5));
+        let mut completion = storage
+            .submit(failing, crate::storage::Admission::Queue)
+            .map_err(|_| "submit refused")
+            .expect("submit");
+        let outcome = loop {
+            // Taken first: the reads below are of a batch in flight unless
+            // it completed already.
+            let done = completion.try_take();
+            assert_eq!(try_next(&mut cursor), None, "a failing batch was seen");
+            storage.read(topic.name(), 1, 10, &mut out).expect("read");
+            assert!(
+                out.is_empty(),
+                "a record of a failing batch was read at offset {:?}",
+                out.get(0).map(|r| r.offset)
+            );
+            if let Some(outcome) = done {
+                break outcome;
+            }
+            thread::yield_now();
+        };
+        match outcome {
+            Err(Error::Conflict {
+                topic: t,
+                expected,
+                actual,
+            }) => assert_eq!((t, expected, actual), (elsewhere.name().clone(), 5, 0)),
+            other => panic!("expected a conflict, got {other:?}"),
         }
-        let mut out = crate::storage::ReadBuf::new();
+        assert_eq!(topic.bounds().expect("bounds"), (0, 1));
         let info = storage.read(topic.name(), 0, 10, &mut out).expect("read");
-        assert_eq!(out.len(), 1, "{info:?}");
+        assert_eq!((out.len(), info.next_offset), (1, 1), "{info:?}");
+
+        // The failed batch took no offset: the next write gets offset 1.
+        assert_eq!(topic.publisher().publish(10).expect("publish"), 1);
+        assert_eq!(try_next(&mut cursor), Some((1, 10)));
     }
     agency.shutdown();
 }
