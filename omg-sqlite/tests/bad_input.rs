@@ -6,9 +6,12 @@
     reason = "test helpers: a failed unwrap is a failed test"
 )]
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
-use omg::{Agency, Delivery, Error, RecvError, StartAt, StorageErrorKind};
+use omg::{Agency, Delivery, Error, RecvError, StartAt, StorageErrorKind, Topic};
 use omg_sqlite::{SqliteOptions, SqliteStorage};
 
 fn kind_of(result: Result<SqliteStorage, Error>) -> StorageErrorKind {
@@ -50,6 +53,38 @@ fn omg_db(path: &Path) {
         topic.publisher().publish(i).unwrap();
     }
     agency.shutdown();
+}
+
+/// [`written_db`] after `damage` (one SQL statement) ran on it behind
+/// omg's back.
+fn damaged_db(damage: &str, params: impl rusqlite::Params) -> (tempfile::TempDir, PathBuf) {
+    let (dir, path) = written_db();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(damage, params).unwrap();
+    drop(conn);
+    (dir, path)
+}
+
+/// An agency over `path` and its topic `numbers`.
+fn numbers(path: &Path) -> (Agency, Topic<u32>) {
+    let agency = Agency::builder()
+        .storage(Arc::new(SqliteStorage::open(path).unwrap()))
+        .build();
+    let topic = agency
+        .topic::<u32>("numbers", Delivery::ExactlyOnce)
+        .unwrap();
+    (agency, topic)
+}
+
+/// Checks `error` is a `Corrupt` storage error whose text contains `says`.
+fn assert_corrupt(error: &Error, says: &str) {
+    match error {
+        Error::Storage(e) => {
+            assert_eq!(e.kind(), StorageErrorKind::Corrupt, "{e}");
+            assert!(e.to_string().contains(says), "{e}");
+        }
+        other => panic!("not a storage error: {other}"),
+    }
 }
 
 #[test]
@@ -230,20 +265,11 @@ fn a_full_database_fails_publishes_with_full_and_keeps_what_was_committed() {
 
 #[test]
 fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
-    let (_dir, path) = written_db();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute(
+    let (_dir, path) = damaged_db(
         "UPDATE messages_1 SET payload = ?1 WHERE offset = 1",
         [vec![0xFFu8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]],
-    )
-    .unwrap();
-    drop(conn);
-    let agency = Agency::builder()
-        .storage(Arc::new(SqliteStorage::open(&path).unwrap()))
-        .build();
-    let topic = agency
-        .topic::<u32>("numbers", Delivery::ExactlyOnce)
-        .unwrap();
+    );
+    let (agency, topic) = numbers(&path);
     let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
     assert_eq!(cursor.recv().unwrap().value, 0);
     match cursor.recv() {
@@ -264,23 +290,11 @@ fn a_payload_that_no_longer_decodes_names_topic_offset_and_type() {
 
 #[test]
 fn a_message_row_missing_from_the_file_is_reported_corrupt_not_skipped() {
-    let (_dir, path) = written_db();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("DELETE FROM messages_1 WHERE offset = 1", [])
-        .unwrap();
-    drop(conn);
-    let agency = Agency::builder()
-        .storage(Arc::new(SqliteStorage::open(&path).unwrap()))
-        .build();
-    let topic = agency
-        .topic::<u32>("numbers", Delivery::ExactlyOnce)
-        .unwrap();
+    let (_dir, path) = damaged_db("DELETE FROM messages_1 WHERE offset = 1", []);
+    let (agency, topic) = numbers(&path);
     let mut cursor = topic.cursor(StartAt::Earliest).unwrap();
     match cursor.recv() {
-        Err(RecvError::Failed(Error::Storage(e))) => {
-            assert_eq!(e.kind(), StorageErrorKind::Corrupt);
-            assert!(e.to_string().contains("numbers"), "{e}");
-        }
+        Err(RecvError::Failed(e)) => assert_corrupt(&e, "numbers"),
         other => panic!("{other:?}"),
     }
     agency.shutdown();
@@ -317,55 +331,27 @@ fn a_message_over_the_storage_maximum_is_refused_by_name() {
 
 #[test]
 fn a_delivery_class_this_version_does_not_know_is_corrupt_not_guessed() {
-    let (_dir, path) = written_db();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE topics SET class = 9 WHERE name = 'numbers'", [])
-        .unwrap();
-    drop(conn);
+    let (_dir, path) = damaged_db("UPDATE topics SET class = 9 WHERE name = 'numbers'", []);
     let storage = Arc::new(SqliteStorage::open(&path).unwrap());
-    let corrupt = |result: omg::Result<_>| match result {
-        Err(Error::Storage(e)) => {
-            assert_eq!(e.kind(), StorageErrorKind::Corrupt, "{e}");
-            assert!(
-                e.to_string()
-                    .contains("topic \"numbers\" is stored with an unknown delivery class (9)"),
-                "{e}"
-            );
-        }
-        Err(other) => panic!("not a storage error: {other}"),
-        Ok(_) => panic!("an unknown class was read as a known one"),
-    };
-    corrupt(omg::storage::Storage::topics(&*storage).map(drop));
+    let says = "topic \"numbers\" is stored with an unknown delivery class (9)";
+    let listed = omg::storage::Storage::topics(&*storage);
+    assert_corrupt(&listed.unwrap_err(), says);
     let agency = Agency::builder().storage(storage).build();
-    corrupt(
-        agency
-            .topic::<u32>("numbers", Delivery::ExactlyOnce)
-            .map(drop),
-    );
+    let declared = agency.topic::<u32>("numbers", Delivery::ExactlyOnce);
+    assert_corrupt(&declared.unwrap_err(), says);
     agency.shutdown();
 }
 
 #[test]
 fn a_payload_stored_as_text_is_corrupt_not_an_empty_message() {
-    let (_dir, path) = written_db();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE messages_1 SET payload = 'x' WHERE offset = 1", [])
-        .unwrap();
-    drop(conn);
-    let agency = Agency::builder()
-        .storage(Arc::new(SqliteStorage::open(&path).unwrap()))
-        .build();
-    let topic = agency
-        .topic::<u32>("numbers", Delivery::ExactlyOnce)
-        .unwrap();
+    let (_dir, path) = damaged_db("UPDATE messages_1 SET payload = 'x' WHERE offset = 1", []);
+    let (agency, topic) = numbers(&path);
     let mut cursor = topic.cursor(StartAt::Offset(1)).unwrap();
     match cursor.recv() {
-        Err(RecvError::Failed(Error::Storage(e))) => {
-            assert_eq!(e.kind(), StorageErrorKind::Corrupt);
-            assert!(
-                e.to_string()
-                    .contains("topic \"numbers\": the payload at offset 1 is not a blob"),
-                "{e}"
+        Err(RecvError::Failed(e)) => {
+            assert_corrupt(
+                &e,
+                "topic \"numbers\": the payload at offset 1 is not a blob",
             );
         }
         other => panic!("{other:?}"),

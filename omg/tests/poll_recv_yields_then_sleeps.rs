@@ -10,34 +10,15 @@
 )]
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    task::{Context, Poll, Wake, Waker},
+    sync::Arc,
+    task::{Context, Poll, Waker},
 };
 
 use omg::{Agency, Cursor, Delivery, Message, StartAt};
 
-/// Counts wake-ups.
-#[derive(Default)]
-struct Wakes(AtomicUsize);
+mod common;
 
-impl Wake for Wakes {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Wakes {
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use common::Wakes;
 
 /// Polls `cursor` as an executor would: again after each wake-up, until a
 /// poll leaves the task asleep. Returns how many polls that took.

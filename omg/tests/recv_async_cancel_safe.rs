@@ -4,35 +4,16 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    task::{Context, Poll, Wake, Waker},
+    sync::Arc,
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
 use omg::{Agency, Delivery, Record, RecvError, StartAt, TryRecvError};
 
-/// Counts wake-ups.
-#[derive(Default)]
-struct Wakes(AtomicUsize);
+mod common;
 
-impl Wake for Wakes {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Wakes {
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use common::Wakes;
 
 type Received = Result<Record<u64>, RecvError>;
 
