@@ -43,12 +43,7 @@ fn written_db() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn omg_db(path: &Path) {
-    let agency = Agency::builder()
-        .storage(Arc::new(SqliteStorage::open(path).unwrap()))
-        .build();
-    let topic = agency
-        .topic::<u32>("numbers", Delivery::ExactlyOnce)
-        .unwrap();
+    let (agency, topic) = numbers(path);
     for i in 0..3 {
         topic.publisher().publish(i).unwrap();
     }
