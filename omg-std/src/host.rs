@@ -46,7 +46,9 @@ pub enum ShutdownFailure {
     /// Committing a cursor failed.
     #[error(transparent)]
     Commit(omg::Error),
-    /// The handler thread panicked outside a callback (a bug in omg-std).
+    /// The handler thread panicked outside a callback: when the handler's
+    /// state or a value its callbacks captured panicked while being dropped
+    /// as the thread ended, or through a bug in omg-std.
     #[error("the handler thread panicked: {0}")]
     Thread(String),
 }
@@ -169,7 +171,9 @@ impl Host {
             stop: shared.stop.clone(),
         };
         let join = thread::Builder::new()
-            .name(name.to_string())
+            // The thread's name is for debuggers only; std refuses one
+            // with a NUL byte by panicking, so drop those.
+            .name(name.replace('\0', ""))
             .spawn(move || worker.run())
             .map_err(|source| HostError::Spawn {
                 handler: name.to_string(),

@@ -632,8 +632,10 @@ where
             .counters
             .processed
             .fetch_add(1, Ordering::Relaxed);
-        // After a failure nothing later counts for the commit.
-        if self.cursor_name.is_some() && self.unprocessed.is_none() {
+        // Replies settle in offset order, so messages before the first one
+        // not processed still count for the commit (they may settle after
+        // the cursor failed on a later one); nothing after it does.
+        if self.cursor_name.is_some() && self.unprocessed.is_none_or(|u| offset < u) {
             self.processed_since_commit += 1;
             self.processed_to = Some(offset + 1);
         }
