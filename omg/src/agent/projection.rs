@@ -9,7 +9,8 @@ use crate::{
     Agency, CommitPolicy, Cursor, Delivery, Error, Message, Name, Record, Result, StartAt, Topic,
     TryRecvError, blocking,
     storage::{
-        Admission, Append, Completion, CursorCommit, Effect, ReadBuf, SubmitError, WriteBatch,
+        Admission, Append, BatchOutcome, Completion, CursorCommit, Effect, ReadBuf, SubmitError,
+        WriteBatch,
     },
 };
 
@@ -53,9 +54,22 @@ pub struct Projection<M> {
     /// Effects taken from the model and not yet known to be committed: they
     /// ride in every checkpoint until one succeeds.
     pending_effects: Vec<Effect>,
-    /// A checkpoint handed over by `try_catch_up`, with how many pending
-    /// effects it carried; checked on the next call.
-    in_flight: Option<(Completion, usize)>,
+    /// The checkpoint submitted and not yet settled. Every call settles it
+    /// before taking another, so effects ride in one checkpoint at a time,
+    /// and a cancelled `catch_up_async` leaves it here to be settled next.
+    in_flight: Option<InFlight>,
+    /// The next checkpoint is taken even if no position moved
+    /// ([`Projection::rebuild`] replaced the model).
+    force: bool,
+}
+
+/// A submitted checkpoint and what it settles when it commits.
+struct InFlight {
+    completion: Completion,
+    /// How many of the pending effects (from the front) it carries.
+    carried: usize,
+    /// Per source, the position it commits, if that moved.
+    positions: Vec<Option<u64>>,
 }
 
 /// Takes the backend effects a model accumulated since the last checkpoint.
@@ -83,7 +97,10 @@ pub struct Progress {
 /// One source topic with its apply function, type-erased over the message.
 trait Source<M>: Send {
     fn drain(&mut self, model: &mut M, progress: &mut Progress) -> Result<()>;
+    /// The position to commit, if it moved since the last checkpoint.
     fn commit(&self) -> Option<CursorCommit>;
+    /// A checkpoint committing `position` succeeded.
+    fn checkpointed(&mut self, position: u64);
     fn reset(&mut self) -> Result<()>;
 }
 
@@ -91,6 +108,10 @@ struct TypedSource<T, F> {
     cursor: Cursor<T>,
     cursor_name: Name,
     apply: F,
+    /// The position the last successful checkpoint stored. Checkpoints
+    /// commit through their `WriteBatch`, not `Cursor::commit`, so the
+    /// cursor itself does not know it.
+    checkpointed: Option<u64>,
 }
 
 impl<M, T, F> Source<M> for TypedSource<T, F>
@@ -113,13 +134,17 @@ where
     }
 
     fn commit(&self) -> Option<CursorCommit> {
-        (self.cursor.committed() != Some(self.cursor.position())).then(|| {
+        (self.checkpointed != Some(self.cursor.position())).then(|| {
             CursorCommit::new(
                 self.cursor.topic().name().clone(),
                 self.cursor_name.clone(),
                 self.cursor.position(),
             )
         })
+    }
+
+    fn checkpointed(&mut self, position: u64) {
+        self.checkpointed = Some(position);
     }
 
     fn reset(&mut self) -> Result<()> {
@@ -152,31 +177,38 @@ impl<M: ReadModel> Projection<M> {
     }
 
     /// Applies everything available from every source, then checkpoints and
-    /// waits until the checkpoint is durable.
+    /// waits until the checkpoint is durable. A catch-up that applied
+    /// nothing writes no checkpoint.
     ///
     /// # Errors
     /// A source's read error (decode, deleted, shut down), a storage error,
     /// or [`Error::BlockingForbidden`].
     pub fn catch_up(&mut self) -> Result<Progress> {
         blocking::check("Projection::catch_up")?;
+        if let Some(in_flight) = self.in_flight.take() {
+            let outcome = in_flight.completion.wait();
+            self.settle(in_flight.carried, &in_flight.positions, outcome)?;
+        }
         let progress = self.drain()?;
-        if let Some((completion, carried)) = self.checkpoint(Admission::Queue)? {
-            completion.wait()?;
-            self.pending_effects.drain(..carried);
+        if let Some(in_flight) = self.checkpoint(Admission::Queue)? {
+            let outcome = in_flight.completion.wait();
+            self.settle(in_flight.carried, &in_flight.positions, outcome)?;
         }
         Ok(progress)
     }
 
-    /// [`catch_up`](Self::catch_up), waiting asynchronously for the checkpoint.
+    /// [`catch_up`](Self::catch_up), waiting asynchronously for the
+    /// checkpoint. Cancel-safe: a future dropped while the checkpoint is in
+    /// flight leaves it to be settled by the next call, so its effects are
+    /// committed once.
     ///
     /// # Errors
     /// See [`catch_up`](Self::catch_up), except `BlockingForbidden`.
     pub async fn catch_up_async(&mut self) -> Result<Progress> {
+        self.settle_in_flight_async().await?;
         let progress = self.drain()?;
-        if let Some((completion, carried)) = self.checkpoint(Admission::Queue)? {
-            completion.wait_async().await?;
-            self.pending_effects.drain(..carried);
-        }
+        self.in_flight = self.checkpoint(Admission::Queue)?;
+        self.settle_in_flight_async().await?;
         Ok(progress)
     }
 
@@ -188,15 +220,12 @@ impl<M: ReadModel> Projection<M> {
     /// # Errors
     /// See [`catch_up`](Self::catch_up), except `BlockingForbidden`.
     pub fn try_catch_up(&mut self) -> Result<Progress> {
-        if let Some((completion, carried)) = &mut self.in_flight {
-            let carried = *carried;
-            match completion.try_take() {
-                Some(outcome) => {
-                    self.in_flight = None;
-                    outcome?;
-                    self.pending_effects.drain(..carried);
-                }
-                None => return self.drain(),
+        if let Some(in_flight) = &mut self.in_flight {
+            let Some(outcome) = in_flight.completion.try_take() else {
+                return self.drain();
+            };
+            if let Some(in_flight) = self.in_flight.take() {
+                self.settle(in_flight.carried, &in_flight.positions, outcome)?;
             }
         }
         let progress = self.drain()?;
@@ -215,6 +244,7 @@ impl<M: ReadModel> Projection<M> {
     /// A storage error.
     pub fn rebuild(&mut self) -> Result<()> {
         self.model = M::default();
+        self.force = true;
         for source in &mut self.sources {
             source.reset()?;
         }
@@ -229,15 +259,48 @@ impl<M: ReadModel> Projection<M> {
         Ok(progress)
     }
 
-    /// Submits the model, its pending effects and the sources' positions as
-    /// one batch; returns its completion and how many pending effects it carries.
-    fn checkpoint(&mut self, admission: Admission) -> Result<Option<(Completion, usize)>> {
+    /// Waits, in place, for the checkpoint in flight and settles it.
+    async fn settle_in_flight_async(&mut self) -> Result<()> {
+        let Some(in_flight) = &mut self.in_flight else {
+            return Ok(());
+        };
+        let outcome = in_flight.completion.settle_async().await;
+        match (self.in_flight.take(), outcome) {
+            (Some(in_flight), Some(outcome)) => {
+                self.settle(in_flight.carried, &in_flight.positions, outcome)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Acts on a checkpoint's outcome: once committed, the effects it
+    /// carried are done and its positions are the sources' checkpoints; on
+    /// failure both stay pending for the next checkpoint.
+    fn settle(
+        &mut self,
+        carried: usize,
+        positions: &[Option<u64>],
+        outcome: BatchOutcome,
+    ) -> Result<()> {
+        outcome.map_err(|e| self.agency.explain(self.checkpoints.name(), e))?;
+        self.pending_effects.drain(..carried);
+        for (source, position) in self.sources.iter_mut().zip(positions) {
+            if let Some(position) = *position {
+                source.checkpointed(position);
+            }
+        }
+        Ok(())
+    }
+
+    /// Submits the model, its pending effects and the sources' moved
+    /// positions as one batch, unless nothing changed.
+    fn checkpoint(&mut self, admission: Admission) -> Result<Option<InFlight>> {
         if let Some(drain) = &mut self.effects {
             let fresh = drain(&mut self.model);
             self.pending_effects.extend(fresh);
         }
-        let commits: Vec<CursorCommit> = self.sources.iter().filter_map(|s| s.commit()).collect();
-        if commits.is_empty() && self.pending_effects.is_empty() {
+        let commits: Vec<Option<CursorCommit>> = self.sources.iter().map(|s| s.commit()).collect();
+        if !self.force && commits.iter().all(Option::is_none) && self.pending_effects.is_empty() {
             return Ok(None);
         }
         let model = postcard::to_allocvec(&self.model).map_err(|e| Error::Encode {
@@ -247,21 +310,35 @@ impl<M: ReadModel> Projection<M> {
         })?;
         let payload = self.agency.encode(self.checkpoints.name(), &model)?;
         let mut batch = WriteBatch::append(Append::new(self.checkpoints.name().clone(), payload));
-        for commit in commits {
+        let positions = commits
+            .iter()
+            .map(|c| c.as_ref().map(|c| c.next_offset))
+            .collect();
+        for commit in commits.into_iter().flatten() {
             batch.push_commit(commit);
         }
         for effect in &self.pending_effects {
             batch.push_effect(effect.clone());
         }
         let carried = self.pending_effects.len();
-        match self.agency.storage().submit(batch, admission) {
-            Ok(completion) => Ok(Some((completion, carried))),
-            Err(SubmitError::Full(_)) => Err(Error::Storage(crate::StorageError::new(
-                crate::StorageErrorKind::QueueFull,
-                "the storage's write queue is full; checkpoint later",
-            ))),
-            Err(SubmitError::Failed(e, _)) => Err(self.agency.explain(self.checkpoints.name(), e)),
-        }
+        let completion = match self.agency.storage().submit(batch, admission) {
+            Ok(completion) => completion,
+            Err(SubmitError::Full(_)) => {
+                return Err(Error::Storage(crate::StorageError::new(
+                    crate::StorageErrorKind::QueueFull,
+                    "the storage's write queue is full; checkpoint later",
+                )));
+            }
+            Err(SubmitError::Failed(e, _)) => {
+                return Err(self.agency.explain(self.checkpoints.name(), e));
+            }
+        };
+        self.force = false;
+        Ok(Some(InFlight {
+            completion,
+            carried,
+            positions,
+        }))
     }
 }
 
@@ -280,6 +357,7 @@ impl<M: ReadModel> ProjectionBuilder<M> {
             .named_cursor(self.name.as_str(), StartAt::Earliest)?
             .with_commit_policy(CommitPolicy::Manual);
         self.sources.push(Box::new(TypedSource {
+            checkpointed: cursor.committed(),
             cursor,
             cursor_name: self.name.clone(),
             apply,
@@ -340,6 +418,7 @@ impl<M: ReadModel> ProjectionBuilder<M> {
             effects: self.effects,
             pending_effects: Vec::new(),
             in_flight: None,
+            force: false,
         })
     }
 }

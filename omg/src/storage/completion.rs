@@ -3,8 +3,11 @@
 
 use std::{
     fmt,
-    future::IntoFuture,
-    sync::{Mutex, PoisonError},
+    future::{Future, IntoFuture},
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll, Wake, Waker},
+    thread::Thread,
 };
 
 use super::{Appended, WriteBatch};
@@ -31,6 +34,10 @@ enum State {
     /// `self`); it only makes the receiver `Sync`, as a `Completion` inside
     /// a `Receipt` or a cursor must be (Bevy resources, shared handles).
     Pending(Mutex<oneshot::Receiver<Delivered>>),
+    /// A pending completion an async waiter polled in place
+    /// ([`Completion::settle_async`]): from then on it is polled, and a
+    /// blocking wait parks on it with a thread waker.
+    Polled(Mutex<oneshot::AsyncReceiver<Delivered>>),
 }
 
 /// An outcome as a backend gave it: a list, or the result of a batch of
@@ -129,24 +136,73 @@ impl Completion {
         self.wait_outcome_async().await.into_first()
     }
 
+    /// Waits asynchronously until the batch completes, leaving the
+    /// completion in place: a future dropped before the outcome arrived
+    /// loses nothing, and the next call waits on. `None` once the outcome
+    /// was taken.
+    pub(crate) async fn settle_async(&mut self) -> Option<BatchOutcome> {
+        if matches!(self.state, State::Pending(_)) {
+            let State::Pending(receiver) = std::mem::replace(&mut self.state, State::Ready(None))
+            else {
+                unreachable!("matched just above");
+            };
+            let receiver = receiver.into_inner().unwrap_or_else(PoisonError::into_inner);
+            self.state = State::Polled(Mutex::new(receiver.into_future()));
+        }
+        std::future::poll_fn(|cx| self.poll_outcome(cx))
+            .await
+            .map(Outcome::into_list)
+    }
+
+    /// Polls a completion in place; `Ready(None)` once the outcome was taken.
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
+        let delivered = match &mut self.state {
+            State::Ready(outcome) => return Poll::Ready(outcome.take()),
+            State::Pending(receiver) => {
+                match receiver
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .try_recv()
+                {
+                    Ok(delivered) => Ok(delivered),
+                    Err(oneshot::TryRecvError::Empty) => return Poll::Pending,
+                    Err(oneshot::TryRecvError::Disconnected) => Err(()),
+                }
+            }
+            State::Polled(receiver) => {
+                let receiver = receiver.get_mut().unwrap_or_else(PoisonError::into_inner);
+                match Pin::new(receiver).poll(cx) {
+                    Poll::Ready(delivered) => delivered.map_err(drop),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        };
+        // A oneshot receiver must not be polled after it delivered.
+        self.state = State::Ready(None);
+        Poll::Ready(Some(delivered.map_or_else(|()| dropped(), |d| d.outcome)))
+    }
+
     fn try_take_outcome(&mut self) -> Option<Outcome> {
-        match &mut self.state {
-            State::Ready(outcome) => outcome.take(),
-            State::Pending(receiver) => match receiver
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .try_recv()
-            {
-                Ok(delivered) => Some(delivered.outcome),
-                Err(oneshot::TryRecvError::Empty) => None,
-                Err(oneshot::TryRecvError::Disconnected) => Some(dropped()),
-            },
+        match self.poll_outcome(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => None,
         }
     }
 
     fn wait_outcome(self) -> Outcome {
         match self.state {
             State::Ready(outcome) => outcome.unwrap_or_else(dropped),
+            State::Polled(receiver) => {
+                let mut receiver = receiver.into_inner().unwrap_or_else(PoisonError::into_inner);
+                let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+                let mut cx = Context::from_waker(&waker);
+                loop {
+                    match Pin::new(&mut receiver).poll(&mut cx) {
+                        Poll::Ready(delivered) => break delivered.map_or_else(|_| dropped(), |d| d.outcome),
+                        Poll::Pending => std::thread::park(),
+                    }
+                }
+            }
             State::Pending(receiver) => receiver
                 .into_inner()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -158,6 +214,11 @@ impl Completion {
     async fn wait_outcome_async(self) -> Outcome {
         match self.state {
             State::Ready(outcome) => outcome.unwrap_or_else(dropped),
+            State::Polled(receiver) => receiver
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .await
+                .map_or_else(|_| dropped(), |d| d.outcome),
             State::Pending(receiver) => receiver
                 .into_inner()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -202,6 +263,19 @@ impl Completer {
     }
 }
 
+/// Wakes a thread parked in a blocking wait on a polled completion.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 fn dropped() -> Outcome {
     Outcome::List(Err(Error::Storage(StorageError::new(
         StorageErrorKind::Closed,
@@ -214,6 +288,7 @@ impl fmt::Debug for Completion {
         let done = match &self.state {
             State::Ready(outcome) => outcome.is_some(),
             State::Pending(receiver) => receiver.try_lock().is_ok_and(|r| r.has_message()),
+            State::Polled(receiver) => receiver.try_lock().is_ok_and(|r| r.has_message()),
         };
         f.debug_struct("Completion").field("done", &done).finish()
     }
@@ -222,5 +297,67 @@ impl fmt::Debug for Completion {
 impl fmt::Debug for Completer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Completer").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{future::Future, pin::pin, task::Context};
+
+    use super::*;
+
+    fn appended(offset: u64) -> BatchOutcome {
+        Ok(vec![Appended {
+            offset,
+            duplicate: false,
+        }])
+    }
+
+    /// The offsets of an outcome, if there is one; an error fails the test.
+    fn offsets(outcome: Option<BatchOutcome>) -> Option<Vec<u64>> {
+        outcome.map(|o| match o {
+            Ok(appended) => appended.iter().map(|a| a.offset).collect(),
+            Err(e) => panic!("{e}"),
+        })
+    }
+
+    /// Polls `settle_async` once: the batch is not complete yet.
+    fn poll_once_and_drop(completion: &mut Completion) {
+        let settling = pin!(completion.settle_async());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(settling.poll(&mut cx).is_pending());
+    }
+
+    #[test]
+    fn a_settle_dropped_before_the_outcome_leaves_it_to_try_take() {
+        let (completer, mut completion) = Completion::pending();
+        poll_once_and_drop(&mut completion);
+        assert!(completion.try_take().is_none());
+        completer.complete(appended(4));
+        assert_eq!(offsets(completion.try_take()), Some(vec![4]));
+        assert_eq!(offsets(completion.try_take()), None, "taken once");
+    }
+
+    #[test]
+    fn a_polled_completion_can_still_be_waited_on_blocking() {
+        let (completer, mut completion) = Completion::pending();
+        poll_once_and_drop(&mut completion);
+        let completing = std::thread::spawn(move || completer.complete(appended(9)));
+        assert_eq!(offsets(Some(completion.wait())), Some(vec![9]));
+        completing.join().expect("completer thread");
+    }
+
+    #[test]
+    fn settle_async_returns_the_outcome_once() {
+        let (completer, mut completion) = Completion::pending();
+        completer.complete(appended(1));
+        let mut cx = Context::from_waker(Waker::noop());
+        let first = pin!(completion.settle_async()).poll(&mut cx);
+        let Poll::Ready(first) = first else {
+            panic!("a completed batch settles at once")
+        };
+        assert_eq!(offsets(first), Some(vec![1]));
+        let again = pin!(completion.settle_async()).poll(&mut cx);
+        assert!(matches!(again, Poll::Ready(None)), "settled once");
     }
 }
