@@ -146,7 +146,9 @@ impl Completion {
             else {
                 unreachable!("matched just above");
             };
-            let receiver = receiver.into_inner().unwrap_or_else(PoisonError::into_inner);
+            let receiver = receiver
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner);
             self.state = State::Polled(Mutex::new(receiver.into_future()));
         }
         std::future::poll_fn(|cx| self.poll_outcome(cx))
@@ -193,12 +195,16 @@ impl Completion {
         match self.state {
             State::Ready(outcome) => outcome.unwrap_or_else(dropped),
             State::Polled(receiver) => {
-                let mut receiver = receiver.into_inner().unwrap_or_else(PoisonError::into_inner);
+                let mut receiver = receiver
+                    .into_inner()
+                    .unwrap_or_else(PoisonError::into_inner);
                 let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
                 let mut cx = Context::from_waker(&waker);
                 loop {
                     match Pin::new(&mut receiver).poll(&mut cx) {
-                        Poll::Ready(delivered) => break delivered.map_or_else(|_| dropped(), |d| d.outcome),
+                        Poll::Ready(delivered) => {
+                            break delivered.map_or_else(|_| dropped(), |d| d.outcome);
+                        }
                         Poll::Pending => std::thread::park(),
                     }
                 }
