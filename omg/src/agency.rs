@@ -64,11 +64,21 @@ struct Entry {
     /// A `Kind<T>` for the entry's `T`.
     kind: Box<dyn Any + Send + Sync>,
     closer: Arc<dyn Close>,
+    /// The core's side of a durable topic, which its storage may close
+    /// behind the agency's back (deleted through another agency sharing the
+    /// storage, or the storage closed); `None` for a ring, which only the
+    /// agency closes, removing its entry.
+    durable: Option<Arc<DurableTopic>>,
 }
 
 impl Entry {
     fn describe(&self) -> String {
         format!("{} of {}", self.delivery, self.type_name)
+    }
+
+    /// Whether the topic is still usable, so a declaration may return it.
+    fn is_open(&self) -> bool {
+        self.durable.as_ref().is_none_or(|d| d.is_open())
     }
 }
 
@@ -83,7 +93,11 @@ impl AgencyBuilder {
     /// The storage for durable topics. Default: a new [`MemoryStorage`].
     /// [`Agency::shutdown`] closes it; otherwise it closes (flushing what
     /// was submitted) when its last `Arc` drops, so several agencies may
-    /// share one storage.
+    /// share one storage. Then a topic one of them deletes is deleted for
+    /// all (the others' handles fail with [`Error::Deleted`]; declaring it
+    /// again gives a new topic), and once one of them shuts down, the
+    /// others' durable topics fail with [`Error::Storage`] of kind
+    /// [`Closed`](StorageErrorKind::Closed) (blocked readers wake with it).
     #[must_use]
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.storage = Some(storage);
@@ -149,7 +163,11 @@ impl Agency {
     }
 
     /// Declares the topic `name` carrying `T` with `delivery`, or returns the
-    /// existing one.
+    /// existing one. `delivery` is taken as the topic runs it
+    /// (`AtMostOnce { keep: 0 }` keeps 1, so it equals
+    /// [`Delivery::at_most_once_keep(0)`](Delivery::at_most_once_keep)). A
+    /// topic deleted through another agency sharing the storage is declared
+    /// anew, as after [`Agency::delete_topic`].
     ///
     /// # Errors
     /// [`Error::InvalidName`]; [`Error::TopicMismatch`] when the topic exists
@@ -190,9 +208,13 @@ impl Agency {
         message_type: &str,
         decode: Decoder<T>,
     ) -> Result<Topic<T>> {
-        self.check_open()?;
+        let delivery = delivery.normalized();
+        // Checked under the registry's lock, which `shutdown` takes to mark
+        // the agency shut down: a topic is either inserted before shutdown
+        // drains the registry (and closed by it) or refused.
         let mut topics = lock(&self.inner.topics);
-        if let Some(entry) = topics.get(&name) {
+        self.check_open()?;
+        if let Some(entry) = topics.get(&name).filter(|e| e.is_open()) {
             let kind = entry.kind.downcast_ref::<Kind<T>>();
             return match kind {
                 Some(kind) if entry.delivery == delivery && entry.type_id == TypeId::of::<T>() => {
@@ -210,7 +232,9 @@ impl Agency {
             delivery,
             message_type: message_type.to_owned(),
         };
-        let (kind, closer): (Kind<T>, Arc<dyn Close>) = if delivery.is_durable() {
+        // A dead entry left here (its topic deleted through another agency
+        // sharing the storage) is replaced below.
+        let (kind, closer, durable): (Kind<T>, Arc<dyn Close>, _) = if delivery.is_durable() {
             let durable = Arc::new(DurableTopic::new(
                 name.clone(),
                 self.inner.storage.clone(),
@@ -222,7 +246,11 @@ impl Agency {
                 .storage
                 .declare(&spec, Arc::downgrade(&watcher))?;
             durable.observe_head(info.next_offset);
-            (Kind::Durable(durable.clone()), durable)
+            (
+                Kind::Durable(durable.clone()),
+                durable.clone(),
+                Some(durable),
+            )
         } else {
             if let Some(stored) = self.inner.storage.describe(&name)? {
                 return Err(Error::TopicMismatch {
@@ -236,7 +264,7 @@ impl Agency {
                 _ => 1,
             };
             let ring = Arc::new(Ring::<T>::new(name.clone(), keep));
-            (Kind::Ring(ring.clone()), ring)
+            (Kind::Ring(ring.clone()), ring, None)
         };
         topics.insert(
             name.clone(),
@@ -246,6 +274,7 @@ impl Agency {
                 type_name: message_type.to_owned(),
                 kind: Box::new(kind.clone()),
                 closer,
+                durable,
             },
         );
         Ok(self.handle(name, delivery, kind, decode))
@@ -297,24 +326,41 @@ impl Agency {
     /// [`Error::InvalidName`], [`Error::ShutDown`] or a storage error.
     pub fn delete_topic(&self, name: &str) -> Result<bool> {
         let name = Name::new(name)?;
-        self.check_open()?;
-        let local = lock(&self.inner.topics).remove(&name);
+        let local = {
+            let mut topics = lock(&self.inner.topics);
+            self.check_open()?;
+            topics.remove(&name)
+        };
+        // An entry whose topic was already deleted (through another agency
+        // sharing the storage) does not count as existing.
+        let existed = local.as_ref().is_some_and(Entry::is_open);
         if let Some(entry) = &local {
             entry.closer.close(Life::Deleted);
         }
-        let stored = self.inner.storage.delete_topic(&name)?;
-        Ok(local.is_some() || stored)
+        let stored = self
+            .inner
+            .storage
+            .delete_topic(&name)
+            .map_err(|e| self.explain(&name, e))?;
+        Ok(existed || stored)
     }
 
     /// Shuts the agency down: every topic handle, publisher and cursor of it
     /// fails with [`Error::ShutDown`] from now on, blocked readers wake with
     /// that error, and the storage is closed after flushing what was already
-    /// submitted (so nothing acknowledged is lost). Idempotent.
+    /// submitted (so nothing acknowledged is lost). Idempotent. A declaration
+    /// racing it either returns a topic that this closes or fails with
+    /// [`Error::ShutDown`].
     pub fn shutdown(&self) {
-        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let entries: Vec<Entry> = lock(&self.inner.topics).drain().map(|(_, e)| e).collect();
+        let entries: Vec<Entry> = {
+            // Marked under the registry's lock, so no declaration slips in
+            // after the registry was drained (see `declare_with`).
+            let mut topics = lock(&self.inner.topics);
+            if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            topics.drain().map(|(_, e)| e).collect()
+        };
         for entry in &entries {
             entry.closer.close(Life::ShutDown);
         }

@@ -19,7 +19,9 @@ pub enum Delivery {
     /// In memory only; a ring of the last `keep` messages. Publishing never
     /// blocks and never fails for capacity. Process-local.
     AtMostOnce {
-        /// How many messages the ring keeps (at least 1).
+        /// How many messages the ring keeps (at least 1: a topic declared
+        /// with `keep: 0` keeps 1, and its [`Topic::delivery`](crate::Topic::delivery)
+        /// says so).
         keep: usize,
     },
     /// Durable; each message is kept at least `retain`, then trimmed.
@@ -71,6 +73,16 @@ impl Delivery {
     /// Exactly-once.
     pub const fn exactly_once() -> Self {
         Self::ExactlyOnce
+    }
+
+    /// The delivery a topic declared with `self` runs with: options out of
+    /// range are brought to their nearest valid value (`keep: 0` → 1), so
+    /// that every equal effective delivery compares equal.
+    pub(crate) const fn normalized(self) -> Self {
+        match self {
+            Self::AtMostOnce { keep } => Self::at_most_once_keep(keep),
+            other => other,
+        }
     }
 
     /// The class without options.

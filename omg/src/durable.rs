@@ -52,14 +52,30 @@ impl DurableTopic {
             .register_unless_ready(position, signal, || self.check().is_err())
     }
 
+    /// Ends the topic for its handles with `life`'s error and wakes every
+    /// waiter. The first end wins, except that this agency's own shutdown
+    /// replaces a closed storage: after [`Agency::shutdown`](crate::Agency::shutdown)
+    /// every handle reports [`Error::ShutDown`], as documented there.
     pub(crate) fn close(&self, life: Life) {
-        let _ = self.life.compare_exchange(
-            Life::Open as u8,
-            life as u8,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
+        let (acq_rel, acquire) = (Ordering::AcqRel, Ordering::Acquire);
+        let first = self
+            .life
+            .compare_exchange(Life::Open as u8, life as u8, acq_rel, acquire);
+        if let Err(now) = first
+            && life == Life::ShutDown
+            && Life::from_u8(now) == Life::StorageClosed
+        {
+            let _ = self
+                .life
+                .compare_exchange(now, life as u8, acq_rel, acquire);
+        }
         self.head.wake_all().notify();
+    }
+
+    /// Whether the topic is still open (not deleted, shut down or closed
+    /// under it).
+    pub(crate) fn is_open(&self) -> bool {
+        Life::from_u8(self.life.load(Ordering::Acquire)) == Life::Open
     }
 }
 
@@ -70,5 +86,9 @@ impl TopicWatcher for DurableTopic {
 
     fn deleted(&self) {
         self.close(Life::Deleted);
+    }
+
+    fn closed(&self) {
+        self.close(Life::StorageClosed);
     }
 }

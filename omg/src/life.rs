@@ -1,6 +1,6 @@
 //! Whether a topic handle may still be used.
 
-use crate::{Error, Name};
+use crate::{Error, Name, StorageError, StorageErrorKind};
 
 /// The lifecycle of a topic as seen by its handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,6 +9,10 @@ pub(crate) enum Life {
     Open = 0,
     Deleted = 1,
     ShutDown = 2,
+    /// The storage was closed under the topic without this agency shutting
+    /// down (another agency sharing the storage shut down, or whoever
+    /// owns the storage closed it). Only durable topics live in a storage.
+    StorageClosed = 3,
 }
 
 impl Life {
@@ -16,6 +20,7 @@ impl Life {
         match value {
             0 => Self::Open,
             1 => Self::Deleted,
+            3 => Self::StorageClosed,
             _ => Self::ShutDown,
         }
     }
@@ -28,6 +33,10 @@ impl Life {
                 topic: topic.clone(),
             }),
             Self::ShutDown => Err(Error::ShutDown),
+            Self::StorageClosed => Err(Error::Storage(StorageError::new(
+                StorageErrorKind::Closed,
+                format!("the storage of topic {topic} was closed"),
+            ))),
         }
     }
 }

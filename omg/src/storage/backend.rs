@@ -44,6 +44,16 @@ pub trait TopicWatcher: Send + Sync {
 
     /// The topic was deleted (possibly by another process).
     fn deleted(&self) {}
+
+    /// The storage was closed ([`Storage::close`]): nothing more will be
+    /// committed to or read from it. A storage should tell each of its
+    /// watchers once, after closing, so that readers blocked on it wake — also
+    /// those of another agency sharing the storage, which did not shut down;
+    /// the core's handles then fail with [`Error::Storage`](crate::Error::Storage)
+    /// of kind [`Closed`](crate::StorageErrorKind::Closed) (or
+    /// [`Error::ShutDown`](crate::Error::ShutDown) if their own agency shut
+    /// down). The default does nothing.
+    fn closed(&self) {}
 }
 
 /// A durable storage for at-least-once and exactly-once topics.
@@ -123,6 +133,9 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Flushes what was submitted, completes it, and refuses anything after.
+    /// A storage should then tell every watcher ([`TopicWatcher::closed`]),
+    /// so that readers of other agencies sharing it wake;
+    /// [`MemoryStorage`](super::MemoryStorage) does.
     fn close(&self);
 }
 

@@ -20,6 +20,9 @@ pub(crate) struct Chunked {
     first: u64,
     /// Offset the next record gets.
     next: u64,
+    /// Timestamp of the last record pushed, kept when trimming removes it:
+    /// the log raises a new record's timestamp to it.
+    last_timestamp: Option<Timestamp>,
     chunks: VecDeque<Chunk>,
 }
 
@@ -62,8 +65,10 @@ impl Chunked {
         self.next
     }
 
+    /// The timestamp of the last record pushed, retained or not; `None`
+    /// before the first.
     pub(crate) fn last_timestamp(&self) -> Option<Timestamp> {
-        self.chunks.back()?.timestamps.last().copied()
+        self.last_timestamp
     }
 
     pub(crate) fn push(&mut self, timestamp: Timestamp, payload: &[u8]) {
@@ -81,6 +86,7 @@ impl Chunked {
         chunk.timestamps.push(timestamp);
         chunk.ends.push(chunk.bytes.len());
         self.next += 1;
+        self.last_timestamp = Some(timestamp);
     }
 
     /// Up to `max` records from `from` (at least [`first`](Self::first)), in order.
@@ -183,6 +189,11 @@ mod tests {
         assert_eq!(log.iter_from(0, 1).next().map(|r| r.0), Some(cut));
         assert_eq!(log.trim_before(Timestamp::from_micros(i64::MAX)), n - cut);
         assert_eq!((log.first(), log.next()), (n, n));
+        assert_eq!(
+            log.last_timestamp(),
+            Some(Timestamp::from_micros(n as i64 - 1)),
+            "the last timestamp outlives its record"
+        );
         log.push(Timestamp::from_micros(i64::MAX), b"x");
         let rest: Vec<_> = log.iter_from(0, 10).map(|r| (r.0, r.2.to_vec())).collect();
         assert_eq!(rest, vec![(n, b"x".to_vec())]);

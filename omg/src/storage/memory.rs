@@ -88,6 +88,8 @@ impl Log {
         self.records.next()
     }
 
+    /// The timestamp of the last record ever appended (also once trimming
+    /// removed it), so a new one never goes backwards.
     fn last_timestamp(&self) -> Timestamp {
         self.records
             .last_timestamp()
@@ -433,7 +435,19 @@ impl Storage for MemoryStorage {
             .sum())
     }
 
+    /// Refuses everything from now on and tells every watcher, so that
+    /// readers blocked on the storage — of any agency sharing it — wake.
     fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let watchers: Vec<Arc<dyn TopicWatcher>> = lock(&self.state)
+            .topics
+            .values()
+            .flat_map(|log| log.watchers.iter().filter_map(Weak::upgrade))
+            .collect();
+        for watcher in watchers {
+            watcher.closed();
+        }
     }
 }
