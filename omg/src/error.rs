@@ -142,10 +142,13 @@ impl Error {
         matches!(self, Self::Deleted { .. })
     }
 
-    /// Whether this ends a handle for good (shut down or deleted): retrying
-    /// the same call can never succeed.
+    /// Whether this ends a handle for good — the agency shut down, the
+    /// topic was deleted, or its storage was closed (by another agency
+    /// sharing it): retrying the same call can never succeed.
     pub fn is_terminal(&self) -> bool {
-        self.is_shut_down() || self.is_deleted()
+        self.is_shut_down()
+            || self.is_deleted()
+            || matches!(self, Self::Storage(e) if e.kind() == StorageErrorKind::Closed)
     }
 }
 

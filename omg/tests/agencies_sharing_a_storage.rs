@@ -87,6 +87,10 @@ fn blocked_reader_wakes_when_its_shared_storage_is_closed() -> R {
         Err(Error::Storage(e)) if e.kind() == StorageErrorKind::Closed
     ));
     let mut cursor = reader.join().map_err(|_| "reader panicked")?;
+    assert!(
+        cursor.next().is_none(),
+        "a closed storage ends the cursor's iterator (Closed is terminal)"
+    );
     b.shutdown();
     assert!(matches!(
         cursor.recv(),
