@@ -10,7 +10,7 @@ use bevy_ecs::{
 };
 use omg::{
     Cursor, Receipt, StartAt, TryRecvError,
-    agent::{Agent, AgentError, AgentState, Execute},
+    agent::{Agent, AgentError, AgentState, Execute, Executed},
 };
 
 use crate::{Ticket, reader::DEFAULT_READ_BUDGET};
@@ -23,7 +23,8 @@ use crate::{Ticket, reader::DEFAULT_READ_BUDGET};
 /// The mirror folds the events with [`AgentState::apply`] from offset 0,
 /// so a long history is replayed over the first frames, at most
 /// [`budget`](Self::budget) events per frame. `Res<AgentMirror<S>>` is
-/// changed (`is_changed`) exactly in the frames that applied events.
+/// changed (`is_changed`) exactly in the frames that applied events. A
+/// [`CommandExecuted`] waits for the mirror to apply the command's events.
 #[derive(Resource)]
 pub struct AgentMirror<S: AgentState> {
     agent: Agent<S>,
@@ -117,13 +118,21 @@ pub struct MirrorFailed<S: AgentState> {
 
 /// A command sent with [`AgentCommands::send`] was executed: its events are
 /// committed. When this message is read, the [`AgentMirror`] already
-/// includes them (the `Flush` set runs before the `Read` set).
+/// includes them: it is written in [`OmgSystems::Read`](crate::OmgSystems::Read)
+/// once the mirror has applied the command's last event. The mirror keeps
+/// to its per-frame budget, so a command with more events than the budget
+/// (or one sent while the mirror still replays a long history) is reported
+/// in the frame the mirror reaches it, not in the frame it committed. A
+/// command without events is reported once the mirror is at the version
+/// it was decided on. If the mirror stopped ([`MirrorFailed`]), the
+/// commands it can no longer reach are reported without waiting.
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandExecuted<S: AgentState> {
     /// The ticket [`AgentCommands::send`] returned.
     pub ticket: Ticket,
-    /// The offset of the first event appended, or `None` when the command
-    /// produced no events.
+    /// The offset of the first event appended (by the earlier command, for a
+    /// causation id already processed), or `None` when the command produced
+    /// no events.
     pub first_offset: Option<u64>,
     marker: PhantomData<fn() -> S>,
 }
@@ -147,8 +156,45 @@ pub struct CommandFailed<S: AgentState> {
 pub struct AgentOutbox<S: AgentState> {
     agent: Agent<S>,
     next_ticket: u64,
-    in_flight: Vec<(Ticket, Receipt)>,
-    executed: Vec<Ticket>,
+    /// Handed to the storage, not committed yet.
+    in_flight: Vec<InFlight>,
+    /// Committed (or settled without a write), not yet mirrored.
+    executed: Vec<Done>,
+}
+
+/// A command whose write is in the storage.
+struct InFlight {
+    ticket: Ticket,
+    decided: Executed,
+    receipt: Receipt,
+}
+
+/// An executed command, reported once the mirror is at `mirrored`.
+struct Done {
+    ticket: Ticket,
+    first_offset: Option<u64>,
+    mirrored: u64,
+}
+
+impl Done {
+    /// `committed_first`: the offset the command's receipt resolved to.
+    fn new(ticket: Ticket, decided: &Executed, committed_first: Option<u64>) -> Self {
+        if decided.events == 0 {
+            return Self {
+                ticket,
+                first_offset: None,
+                mirrored: decided.first_offset,
+            };
+        }
+        // The receipt knows best: another handle may have committed the
+        // same causation id first.
+        let first = committed_first.unwrap_or(decided.first_offset);
+        Self {
+            ticket,
+            first_offset: Some(first),
+            mirrored: first + decided.events as u64,
+        }
+    }
 }
 
 impl<S: AgentState> AgentOutbox<S> {
@@ -173,6 +219,7 @@ impl<S: AgentState> fmt::Debug for AgentOutbox<S> {
             .field("agent", &self.agent)
             .field("next_ticket", &self.next_ticket)
             .field("in_flight", &self.in_flight.len())
+            .field("unreported", &self.executed.len())
             .finish_non_exhaustive()
     }
 }
@@ -184,8 +231,10 @@ impl<S: AgentState> fmt::Debug for AgentOutbox<S> {
 /// by the state ([`AgentError::Domain`]) or a full write queue comes back
 /// from [`send`](Self::send) itself, and the command is not sent (send it
 /// again next frame). Otherwise its events are handed to the storage and
-/// the outcome comes back as a [`CommandExecuted`] or [`CommandFailed`]
-/// message in a later frame's [`OmgSystems::Flush`](crate::OmgSystems::Flush).
+/// the outcome comes back in a later frame: a [`CommandFailed`] from
+/// [`OmgSystems::Flush`](crate::OmgSystems::Flush), or a [`CommandExecuted`]
+/// from [`OmgSystems::Read`](crate::OmgSystems::Read) once the
+/// [`AgentMirror`] includes the command's events.
 #[derive(SystemParam)]
 pub struct AgentCommands<'w, S: AgentState> {
     outbox: ResMut<'w, AgentOutbox<S>>,
@@ -205,8 +254,12 @@ impl<S: AgentState> AgentCommands<'_, S> {
         let outbox = &mut *self.outbox;
         let ticket = Ticket(outbox.next_ticket);
         match outbox.agent.try_execute(command)? {
-            Some(receipt) => outbox.in_flight.push((ticket, receipt)),
-            None => outbox.executed.push(ticket),
+            (decided, Some(receipt)) => outbox.in_flight.push(InFlight {
+                ticket,
+                decided,
+                receipt,
+            }),
+            (decided, None) => outbox.executed.push(Done::new(ticket, &decided, None)),
         }
         outbox.next_ticket += 1;
         Ok(ticket)
@@ -227,50 +280,73 @@ impl<S: AgentState> fmt::Debug for AgentCommands<'_, S> {
 }
 
 /// The [`OmgSystems::Flush`](crate::OmgSystems::Flush) system of an agent's
-/// commands.
+/// commands: failures are reported at once, committed commands wait for the
+/// mirror ([`follow`] reports them).
 pub(crate) fn flush_commands<S: AgentState>(
     mut outbox: ResMut<'_, AgentOutbox<S>>,
-    mut executed: MessageWriter<'_, CommandExecuted<S>>,
     mut failed: MessageWriter<'_, CommandFailed<S>>,
 ) {
-    if outbox.in_flight.is_empty() && outbox.executed.is_empty() {
+    if outbox.in_flight.is_empty() {
         return;
     }
-    let outbox = &mut *outbox;
-    for ticket in outbox.executed.drain(..) {
-        executed.write(CommandExecuted {
-            ticket,
-            first_offset: None,
-            marker: PhantomData,
-        });
-    }
-    outbox
-        .in_flight
-        .retain_mut(|(ticket, receipt)| match receipt.try_result() {
-            None => true,
-            Some(Ok(offset)) => {
-                executed.write(CommandExecuted {
-                    ticket: *ticket,
-                    first_offset: Some(offset),
-                    marker: PhantomData,
-                });
-                false
-            }
-            Some(Err(error)) => {
-                failed.write(CommandFailed {
-                    ticket: *ticket,
-                    error,
-                    marker: PhantomData,
-                });
-                false
-            }
-        });
+    let AgentOutbox {
+        in_flight,
+        executed,
+        ..
+    } = &mut *outbox;
+    in_flight.retain_mut(|command| match command.receipt.try_result() {
+        None => true,
+        Some(Ok(offset)) => {
+            executed.push(Done::new(command.ticket, &command.decided, Some(offset)));
+            false
+        }
+        Some(Err(error)) => {
+            failed.write(CommandFailed {
+                ticket: command.ticket,
+                error,
+                marker: PhantomData,
+            });
+            false
+        }
+    });
 }
 
-/// The [`OmgSystems::Read`](crate::OmgSystems::Read) system of a mirror.
+/// The [`OmgSystems::Read`](crate::OmgSystems::Read) system of a mirror:
+/// applies the new events, then reports the executed commands the mirror
+/// now includes.
 pub(crate) fn follow<S: AgentState>(
     mut mirror: ResMut<'_, AgentMirror<S>>,
+    mut outbox: ResMut<'_, AgentOutbox<S>>,
+    mut executed: MessageWriter<'_, CommandExecuted<S>>,
     mut failed: MessageWriter<'_, MirrorFailed<S>>,
+) {
+    apply_events(&mut mirror, &mut failed);
+    if outbox.executed.is_empty() {
+        return;
+    }
+    // A stopped mirror never reaches them: report them now.
+    let mirrored = if mirror.is_closed() {
+        u64::MAX
+    } else {
+        mirror.version
+    };
+    outbox.executed.retain(|done| {
+        if done.mirrored > mirrored {
+            return true;
+        }
+        executed.write(CommandExecuted {
+            ticket: done.ticket,
+            first_offset: done.first_offset,
+            marker: PhantomData,
+        });
+        false
+    });
+}
+
+/// Applies at most the mirror's budget of new events.
+fn apply_events<S: AgentState>(
+    mirror: &mut ResMut<'_, AgentMirror<S>>,
+    failed: &mut MessageWriter<'_, MirrorFailed<S>>,
 ) {
     let state = mirror.bypass_change_detection();
     let feed = state

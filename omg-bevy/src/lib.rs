@@ -71,10 +71,12 @@
 //!
 //! 1. `OmgSystems::Flush` — messages refused by a full write queue are
 //!    published again (in order); receipts of durable publishes and agent
-//!    commands are polled; their outcomes are written as messages.
+//!    commands are polled; their outcomes are written as messages (a
+//!    command's failure at once).
 //! 2. `OmgSystems::Read` — every reader's cursor is drained with
 //!    `try_recv` into `Messages`, up to its budget; agent mirrors apply new
-//!    events.
+//!    events, and a committed command's `CommandExecuted` is written once its
+//!    mirror holds the command's events.
 //!
 //! Publishing itself happens where a system calls [`OmgWriter::publish`]:
 //! the message is handed to the topic at once (`try_publish`).

@@ -54,12 +54,15 @@ impl Deref for OmgAgency {
 ///    queue refused last frame, polls the receipts of durable publishes and
 ///    agent commands, and writes their outcomes as
 ///    [`Published`](crate::Published) / [`PublishFailed`](crate::PublishFailed)
-///    / [`CommandExecuted`](crate::CommandExecuted) /
-///    [`CommandFailed`](crate::CommandFailed) messages.
+///    / [`CommandFailed`](crate::CommandFailed) messages.
 /// 2. [`Read`](OmgSystems::Read): drains every registered cursor into
 ///    [`Received`](crate::Received) messages (and [`Lagged`](crate::Lagged) /
-///    [`ReadFailed`](crate::ReadFailed)), and applies new agent events to
-///    their [`AgentMirror`](crate::AgentMirror)s.
+///    [`ReadFailed`](crate::ReadFailed)), applies new agent events to
+///    their [`AgentMirror`](crate::AgentMirror)s, and writes
+///    [`CommandExecuted`](crate::CommandExecuted) for each committed command
+///    once its mirror holds the command's events (a command with more events
+///    than the mirror's per-frame budget is reported in the frame its last
+///    event is applied).
 ///
 /// Systems in `Update`, `PostUpdate` and `Last` see this frame's messages;
 /// a `PreUpdate` system must be ordered `.after(OmgSystems::Read)` to.

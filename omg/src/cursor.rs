@@ -3,18 +3,26 @@
 //! One state machine ([`Cursor::step`]) serves every flavour: `recv` blocks
 //! on the cursor's signal, `recv_async` / `Stream` poll it, `try_recv`
 //! returns `Empty`. Messages are copied (ring) or read (storage) in batches
-//! into the cursor's own buffer, so most calls touch no shared state.
+//! into the cursor's own buffer, so most calls take no lock and do no I/O.
+//! They do load one atomic, the topic's lifecycle, so that a cursor fails as
+//! soon as its agency shuts down or its durable topic is deleted. (A cursor
+//! of a deleted at-most-once topic still hands out what it copied before:
+//! the ring keeps its lifecycle under its lock.)
 
 use std::{
     collections::VecDeque,
     fmt,
+    future::Future,
     pin::Pin,
-    task::{Context, Poll},
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll, Waker},
+    time::{Duration, Instant},
 };
 
 use crate::{
-    Error, Message, Name, Receipt, Record, RecvError, Result, Timestamp, Topic, TryRecvError,
-    blocking,
+    Error, Message, Name, Receipt, Record, RecvError, Result, StorageErrorKind, Timestamp, Topic,
+    TryRecvError, blocking,
+    receipt::{Origin, Settled},
     signal::Signal,
     storage::{Admission, Completion, CursorCommit, ReadBuf, SubmitError, WriteBatch},
     topic::Kind,
@@ -65,10 +73,17 @@ pub enum CommitPolicy {
     /// received but not yet followed by another receive is delivered again.
     #[default]
     AfterProcessing,
-    /// At-most-once processing: `recv` and `recv_async` commit *past* a
-    /// message before returning it and wait for that commit; `try_recv`
-    /// hands the commit to the storage without waiting. After a crash, a
-    /// message that was being processed is not delivered again.
+    /// At-most-once processing: `recv`, `recv_timeout`, `recv_async`,
+    /// `poll_recv`, the `Iterator` and the `Stream` commit *past* a message
+    /// before returning it and wait for that commit; `try_recv` hands the
+    /// commit to the storage without waiting (a failure is reported by the
+    /// next `try_recv`, before it takes a message). After a crash, a message
+    /// that was being processed is not delivered again.
+    ///
+    /// A message whose commit failed is not handed out: the call reports
+    /// the error and the next receive returns the same message, committing
+    /// again. An async receive dropped while its commit is in flight
+    /// consumes nothing either; the next receive waits for that commit.
     BeforeProcessing,
     /// Only [`Cursor::commit`] and its flavours commit.
     Manual,
@@ -115,12 +130,42 @@ enum Buffer<T> {
 
 struct Named {
     name: Name,
-    committed: u64,
     policy: CommitPolicy,
-    /// The last background commit, checked before the next so that its
-    /// failure is reported rather than swallowed.
-    in_flight: Option<Completion>,
+    /// The last position known to be committed: found when the cursor
+    /// opened, or confirmed by the outcome of one of its commits. A commit
+    /// handed to the storage does not count before it succeeded.
+    committed: u64,
+    /// The storage may hold another position than `committed` (after a
+    /// `seek`, a failed commit, or a commit whose outcome was not awaited):
+    /// the next commit writes even `committed`.
+    unsure: bool,
+    /// The last commit handed to the storage whose outcome the cursor has
+    /// not seen yet. Checked before the next, so that a background
+    /// commit's failure is reported rather than swallowed.
+    pending: Option<Pending>,
 }
+
+/// A commit of `position`, submitted.
+struct Pending {
+    position: u64,
+    outcome: Outcome,
+}
+
+/// Where a pending commit's outcome will come from.
+enum Outcome {
+    /// Its completion, not waited on yet (a background commit).
+    Completion(Completion),
+    /// The completion being awaited by `poll_recv`, `recv_async` or
+    /// `commit_async`. Kept when their future is dropped, so the next poll
+    /// goes on waiting for the same commit. The mutex only makes the cursor
+    /// `Sync`; it is reached through `&mut self`.
+    Awaited(Mutex<Waiting>),
+    /// Handed to a `try_commit` receipt, which tells the origin how the
+    /// commit ended once its result is taken.
+    Receipt(Arc<Origin>),
+}
+
+type Waiting = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 
 /// What one turn of the state machine produced.
 enum Step<T> {
@@ -135,7 +180,10 @@ impl<T: Message> Cursor<T> {
         let committed = match (&name, &topic.kind) {
             (Some(name), Kind::Durable(d)) => {
                 d.check()?;
-                topic.storage().cursor_position(&topic.name, name)?
+                topic
+                    .storage()
+                    .cursor_position(&topic.name, name)
+                    .map_err(|e| topic.agency.explain(&topic.name, e))?
             }
             _ => None,
         };
@@ -157,9 +205,10 @@ impl<T: Message> Cursor<T> {
         };
         let named = name.map(|name| Named {
             name,
-            committed: committed.unwrap_or(position),
             policy: CommitPolicy::default(),
-            in_flight: None,
+            committed: committed.unwrap_or(position),
+            unsure: false,
+            pending: None,
         });
         Ok(Self {
             topic,
@@ -198,7 +247,11 @@ impl<T: Message> Cursor<T> {
         self.named.as_ref().map(|n| &n.name)
     }
 
-    /// The last position this process committed (or found committed).
+    /// The last position known to be committed: found when the cursor
+    /// opened, or written by a commit of this cursor that succeeded (a
+    /// `try_commit` once its receipt's result was taken). A commit that
+    /// failed or is still in flight does not count; neither does a
+    /// [`seek`](Self::seek).
     pub fn committed(&self) -> Option<u64> {
         self.named.as_ref().map(|n| n.committed)
     }
@@ -229,7 +282,9 @@ impl<T: Message> Cursor<T> {
     }
 
     /// Moves the cursor (a named cursor commits the new position on its next
-    /// commit). `seek(StartAt::Earliest)` rebuilds a projection from scratch.
+    /// commit, even if it equals [`committed`](Self::committed); commits
+    /// still in flight no longer count). `seek(StartAt::Earliest)` rebuilds
+    /// a projection from scratch.
     ///
     /// # Errors
     /// Those of resolving `start` (see [`Topic::cursor`]).
@@ -251,8 +306,8 @@ impl<T: Message> Cursor<T> {
             }
         }
         if let Some(named) = &mut self.named {
-            // Force the next commit even if it equals the old position.
-            named.committed = u64::MAX;
+            named.pending = None;
+            named.unsure = true;
         }
         Ok(())
     }
@@ -261,8 +316,12 @@ impl<T: Message> Cursor<T> {
     ///
     /// # Errors
     /// [`RecvError::Lagged`] once per gap; [`RecvError::Failed`] with
-    /// [`Error::ShutDown`], [`Error::Deleted`], [`Error::Decode`] (the cursor
-    /// moves past the undecodable message), a storage error, or
+    /// [`Error::ShutDown`] or [`Error::Deleted`] (from the moment the agency
+    /// shut down or the durable topic was deleted, even with messages read
+    /// ahead),
+    /// [`Error::Decode`] (the cursor moves past the undecodable message), a
+    /// storage error (with [`CommitPolicy::BeforeProcessing`], a failed
+    /// commit: the message is returned by the next receive), or
     /// [`Error::BlockingForbidden`].
     pub fn recv(&mut self) -> Result<Record<T>, RecvError> {
         blocking::check("Cursor::recv")?;
@@ -276,48 +335,55 @@ impl<T: Message> Cursor<T> {
     }
 
     /// Like [`recv`](Self::recv), giving up at `timeout` with `Ok(None)`.
+    /// A timeout beyond what the clock can represent (`Duration::MAX`)
+    /// waits as long as it takes.
     ///
     /// # Errors
     /// See [`recv`](Self::recv).
-    pub fn recv_timeout(
-        &mut self,
-        timeout: std::time::Duration,
-    ) -> Result<Option<Record<T>>, RecvError> {
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Record<T>>, RecvError> {
         blocking::check("Cursor::recv_timeout")?;
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             match self.step(true)? {
                 Step::Ready(record) => return self.before_processing_blocking(record).map(Some),
                 Step::Missed(n) => return Err(RecvError::Lagged(n)),
-                Step::Empty if std::time::Instant::now() >= deadline => return Ok(None),
-                Step::Empty => self.signal.wait_until(deadline),
+                Step::Empty => match deadline {
+                    None => self.signal.wait(),
+                    Some(deadline) if Instant::now() >= deadline => return Ok(None),
+                    Some(deadline) => self.signal.wait_until(deadline),
+                },
             }
         }
     }
 
     /// Waits asynchronously for a message. Cancel-safe: a dropped future
-    /// consumes no message.
+    /// consumes no message (with [`CommitPolicy::BeforeProcessing`], the
+    /// commit it was waiting for stays in flight and the next receive
+    /// waits for it before returning the same message).
     ///
     /// # Errors
     /// See [`recv`](Self::recv), except `BlockingForbidden`.
     pub async fn recv_async(&mut self) -> Result<Record<T>, RecvError> {
-        let record = std::future::poll_fn(|cx| self.poll_recv(cx)).await?;
-        if self.policy() == Some(CommitPolicy::BeforeProcessing) {
-            self.commit_async().await?;
-        }
-        Ok(record)
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Returns a message if one is available, without blocking.
     ///
     /// # Errors
     /// [`TryRecvError::Empty`] when nothing is new, otherwise as
-    /// [`recv`](Self::recv).
+    /// [`recv`](Self::recv); with [`CommitPolicy::BeforeProcessing`], the
+    /// failure of the commit the previous call handed to the storage (no
+    /// message is taken then).
     pub fn try_recv(&mut self) -> Result<Record<T>, TryRecvError> {
+        let before = self.policy() == Some(CommitPolicy::BeforeProcessing);
+        if before {
+            self.settle()?;
+        }
         match self.step(false)? {
             Step::Ready(record) => {
-                if self.policy() == Some(CommitPolicy::BeforeProcessing) {
-                    self.commit_in_background()?;
+                if before && let Err(e) = self.commit_in_background() {
+                    self.unread(record);
+                    return Err(e.into());
                 }
                 Ok(record)
             }
@@ -328,8 +394,8 @@ impl<T: Message> Cursor<T> {
 
     /// Polls for a message, registering `cx`'s waker when there is none.
     /// The building block of [`recv_async`](Self::recv_async) and of the
-    /// `Stream` implementation; it does not apply
-    /// [`CommitPolicy::BeforeProcessing`]'s wait.
+    /// `Stream` implementation. With [`CommitPolicy::BeforeProcessing`] it
+    /// returns a message once its commit succeeded, `Pending` until then.
     ///
     /// A cursor that has just caught up first wakes its own task a few
     /// times (16 polls in a row that find nothing), yielding to the
@@ -346,7 +412,7 @@ impl<T: Message> Cursor<T> {
             }
             match step {
                 Err(e) => return Poll::Ready(Err(RecvError::Failed(e))),
-                Ok(Step::Ready(record)) => return Poll::Ready(Ok(record)),
+                Ok(Step::Ready(record)) => return self.before_processing_polled(record, cx),
                 Ok(Step::Missed(n)) => return Poll::Ready(Err(RecvError::Lagged(n))),
                 Ok(Step::Empty) if !register => {
                     self.idle_polls += 1;
@@ -371,25 +437,24 @@ impl<T: Message> Cursor<T> {
     /// [`Error::BlockingForbidden`].
     pub fn commit(&mut self) -> Result<()> {
         blocking::check("Cursor::commit")?;
-        if let Some(receipt) = self.submit_commit(Admission::Queue)? {
-            receipt.wait()?;
-        }
-        Ok(())
+        self.commit_blocking()
     }
 
-    /// [`commit`](Self::commit), waiting asynchronously.
+    /// [`commit`](Self::commit), waiting asynchronously. Cancel-safe: a
+    /// dropped future leaves the commit in flight, and the next commit of
+    /// the same position waits for it.
     ///
     /// # Errors
     /// See [`commit`](Self::commit), except `BlockingForbidden`.
     pub async fn commit_async(&mut self) -> Result<()> {
-        if let Some(receipt) = self.submit_commit(Admission::Queue)? {
-            receipt.wait_async().await?;
-        }
-        Ok(())
+        std::future::poll_fn(|cx| self.poll_commit(cx)).await
     }
 
     /// Hands the commit to the storage without waiting. Returns `None` when
-    /// there is nothing to commit, else a receipt resolving to the position.
+    /// there is nothing to commit (the position is known committed, or an
+    /// earlier receipt for it is still out), else a receipt resolving to the
+    /// position. Once a receipt's result is taken the cursor knows it: after
+    /// a failure the next `try_commit` writes the position again.
     ///
     /// # Errors
     /// A storage error — a full write queue is one of kind
@@ -397,81 +462,221 @@ impl<T: Message> Cursor<T> {
     /// nothing committed, retry later — [`Error::ShutDown`] or
     /// [`Error::Deleted`].
     pub fn try_commit(&mut self) -> Result<Option<Receipt>> {
-        self.submit_commit(Admission::IfRoom)
+        let position = self.position;
+        let Some(named) = &mut self.named else {
+            return Ok(None);
+        };
+        // A background commit's failure needs no report: this one retries it.
+        let _ = named.settle();
+        let completion = match named.pending.take() {
+            // A background commit of this position: its receipt.
+            Some(Pending {
+                position: p,
+                outcome: Outcome::Completion(completion),
+            }) if p == position => completion,
+            Some(
+                pending @ Pending {
+                    outcome: Outcome::Receipt(_),
+                    ..
+                },
+            ) if pending.position == position => {
+                named.pending = Some(pending);
+                return Ok(None);
+            }
+            other => {
+                if named.known_committed(position, other.is_some()) {
+                    return Ok(None);
+                }
+                submit_commit(&self.topic, &named.name, position, Admission::IfRoom)?
+            }
+        };
+        let origin = Arc::new(Origin::tracked(
+            self.topic.agency.clone(),
+            self.topic.name.clone(),
+        ));
+        named.pending = Some(Pending {
+            position,
+            outcome: Outcome::Receipt(origin.clone()),
+        });
+        Ok(Some(Receipt::pending_from(completion, position, origin)))
     }
 
     fn policy(&self) -> Option<CommitPolicy> {
         self.named.as_ref().map(|n| n.policy)
     }
 
-    fn submit_commit(&mut self, admission: Admission) -> Result<Option<Receipt>> {
-        let Some(named) = &mut self.named else {
-            return Ok(None);
-        };
-        if named.committed == self.position {
-            return Ok(None);
-        }
-        let batch = WriteBatch::commit(CursorCommit::new(
-            self.topic.name.clone(),
-            named.name.clone(),
-            self.position,
-        ));
-        let completion = match self.topic.storage().submit(batch, admission) {
-            Ok(completion) => completion,
-            Err(SubmitError::Full(_)) => {
-                return Err(Error::Storage(crate::StorageError::new(
-                    crate::StorageErrorKind::QueueFull,
-                    "the storage's write queue is full; commit again later",
-                )));
-            }
-            Err(SubmitError::Failed(e, _)) => {
-                return Err(self.topic.agency.explain(&self.topic.name, e));
-            }
-        };
-        named.committed = self.position;
-        Ok(Some(Receipt::pending(completion, self.position)))
-    }
-
-    /// Commits without waiting. The completion is kept and checked on the
-    /// next call, so a failed commit is reported, not swallowed; a commit
-    /// still in flight then is superseded by the newer position.
-    fn commit_in_background(&mut self) -> Result<()> {
+    /// Commits the current position and blocks until it is durable.
+    fn commit_blocking(&mut self) -> Result<()> {
         let position = self.position;
         let Some(named) = &mut self.named else {
             return Ok(());
         };
-        if let Some(outcome) = named.in_flight.as_mut().and_then(Completion::try_take) {
-            named.in_flight = None;
-            outcome.map_err(|e| self.topic.agency.explain(&self.topic.name, e))?;
-        }
-        if named.committed == position {
-            return Ok(());
-        }
-        let batch = WriteBatch::commit(CursorCommit::new(
-            self.topic.name.clone(),
-            named.name.clone(),
-            position,
-        ));
-        match self.topic.agency.storage().submit(batch, Admission::Queue) {
-            Ok(completion) => {
-                named.committed = position;
-                named.in_flight = Some(completion);
-                Ok(())
+        let completion = match named.pending.take() {
+            Some(Pending {
+                position: p,
+                outcome: Outcome::Completion(completion),
+            }) if p == position => completion,
+            other => {
+                if named.settled_as_committed(position, other.as_ref())
+                    || named.known_committed(position, other.is_some())
+                {
+                    return Ok(());
+                }
+                submit_commit(&self.topic, &named.name, position, Admission::Queue)?
             }
-            Err(SubmitError::Full(_)) => Ok(()),
-            Err(SubmitError::Failed(e, _)) => Err(self.topic.agency.explain(&self.topic.name, e)),
+        };
+        let result = completion.wait_first().map(drop);
+        named.finish(&self.topic, position, result)
+    }
+
+    /// Commits the current position, or goes on waiting for the commit of
+    /// it already in flight; `Ready` once it is durable or failed.
+    fn poll_commit(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.drive_commit(Some(cx))
+    }
+
+    /// Commits the current position without waiting, unless it is known
+    /// committed or a commit of it is in flight. A failure of the commit
+    /// before is reported first, rather than swallowed; a commit still in
+    /// flight is superseded by the newer position.
+    fn commit_in_background(&mut self) -> Result<()> {
+        self.settle()?;
+        match self.drive_commit(None) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Ok(()),
+        }
+    }
+
+    /// The commit behind [`poll_commit`](Self::poll_commit) (polled from
+    /// `cx`) and [`commit_in_background`](Self::commit_in_background)
+    /// (without `cx`: handed to the storage, not waited for).
+    fn drive_commit(&mut self, cx: Option<&mut Context<'_>>) -> Poll<Result<()>> {
+        let position = self.position;
+        let Some(named) = &mut self.named else {
+            return Poll::Ready(Ok(()));
+        };
+        let mut waiting = match named.pending.take() {
+            // In flight already: a background commit has nothing to add.
+            Some(pending) if pending.position == position && cx.is_none() => {
+                named.pending = Some(pending);
+                return Poll::Ready(Ok(()));
+            }
+            Some(Pending {
+                position: p,
+                outcome: Outcome::Completion(completion),
+            }) if p == position => awaiting(completion),
+            Some(Pending {
+                position: p,
+                outcome: Outcome::Awaited(waiting),
+            }) if p == position => waiting.into_inner().unwrap_or_else(PoisonError::into_inner),
+            // Nothing of this position in flight, or only a receipt, whose
+            // completion the cursor does not hold: commit (again) unless it
+            // is known committed.
+            other => {
+                if named.settled_as_committed(position, other.as_ref())
+                    || named.known_committed(position, other.is_some())
+                {
+                    return Poll::Ready(Ok(()));
+                }
+                let completion =
+                    match submit_commit(&self.topic, &named.name, position, Admission::Queue) {
+                        Ok(completion) => completion,
+                        Err(e) => return Poll::Ready(Err(e)),
+                    };
+                if cx.is_none() {
+                    named.pending = Some(Pending {
+                        position,
+                        outcome: Outcome::Completion(completion),
+                    });
+                    return Poll::Ready(Ok(()));
+                }
+                awaiting(completion)
+            }
+        };
+        let polled = match cx {
+            Some(cx) => waiting.as_mut().poll(cx),
+            None => Poll::Pending,
+        };
+        match polled {
+            Poll::Ready(result) => Poll::Ready(named.finish(&self.topic, position, result)),
+            Poll::Pending => {
+                named.pending = Some(Pending {
+                    position,
+                    outcome: Outcome::Awaited(Mutex::new(waiting)),
+                });
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Learns how the pending commit ended, without waiting; reports its
+    /// failure (a receipt reports its own).
+    fn settle(&mut self) -> Result<()> {
+        match &mut self.named {
+            Some(named) => named
+                .settle()
+                .map_err(|e| self.topic.agency.explain(&self.topic.name, e)),
+            None => Ok(()),
         }
     }
 
     fn before_processing_blocking(&mut self, record: Record<T>) -> Result<Record<T>, RecvError> {
-        if self.policy() == Some(CommitPolicy::BeforeProcessing) {
-            self.commit()?;
+        if self.policy() == Some(CommitPolicy::BeforeProcessing)
+            && let Err(e) = self.commit_blocking()
+        {
+            self.unread(record);
+            return Err(e.into());
         }
         Ok(record)
     }
 
+    fn before_processing_polled(
+        &mut self,
+        record: Record<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Record<T>, RecvError>> {
+        if self.policy() != Some(CommitPolicy::BeforeProcessing) {
+            return Poll::Ready(Ok(record));
+        }
+        match self.poll_commit(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(record)),
+            Poll::Ready(Err(e)) => {
+                self.unread(record);
+                Poll::Ready(Err(e.into()))
+            }
+            Poll::Pending => {
+                self.unread(record);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Puts back the record [`step`](Self::step) just handed out, as if it
+    /// had not been taken: its commit failed or is still in flight.
+    fn unread(&mut self, record: Record<T>) {
+        self.position = record.offset;
+        self.delivered = self.delivered.saturating_sub(1);
+        match &mut self.buffer {
+            Buffer::Ring { records, .. } => records.push_front(record),
+            // Decoded again when handed out.
+            Buffer::Durable { index, .. } => *index = index.saturating_sub(1),
+        }
+    }
+
+    /// Whether the topic is still open. One atomic load: it runs before
+    /// every message handed out.
+    fn check_open(&self) -> Result<()> {
+        match &self.topic.kind {
+            Kind::Durable(durable) => durable.check(),
+            Kind::Ring(ring) => ring.check(),
+        }
+    }
+
     /// One turn of the state machine behind every flavour.
     fn step(&mut self, register: bool) -> Result<Step<T>> {
+        // A closed topic fails every call from now on, also with messages
+        // still buffered; refills check again.
+        self.check_open()?;
         loop {
             if self.gap > 0 {
                 let missed = std::mem::take(&mut self.gap);
@@ -484,7 +689,11 @@ impl<T: Message> Cursor<T> {
                 return Ok(Step::Ready(record));
             }
             if self.policy() == Some(CommitPolicy::AfterProcessing) {
-                self.commit_in_background()?;
+                match self.commit_in_background() {
+                    // Nothing handed over: the next refill commits.
+                    Err(Error::Storage(e)) if e.kind() == StorageErrorKind::QueueFull => {}
+                    other => other?,
+                }
             }
             match self.refill(register)? {
                 Refill::Got => {}
@@ -602,8 +811,137 @@ fn resolve<T: Message>(topic: &Topic<T>, start: StartAt) -> Result<u64> {
         (StartAt::Time(time), Kind::Ring(ring)) => ring.offset_at(time),
         (StartAt::Time(time), Kind::Durable(durable)) => {
             durable.check()?;
-            Ok(durable.storage.offset_at(&topic.name, time)?)
+            durable
+                .storage
+                .offset_at(&topic.name, time)
+                .map_err(|e| topic.agency.explain(&topic.name, e))
         }
+    }
+}
+
+/// Hands a commit of `cursor` at `position` to the storage. Checks first
+/// that the topic is open: a deleted topic's name may already belong to a
+/// new topic, whose cursor of the same name must not get this position.
+fn submit_commit<T: Message>(
+    topic: &Topic<T>,
+    cursor: &Name,
+    position: u64,
+    admission: Admission,
+) -> Result<Completion> {
+    if let Kind::Durable(durable) = &topic.kind {
+        durable.check()?;
+    }
+    let batch = WriteBatch::commit(CursorCommit::new(
+        topic.name.clone(),
+        cursor.clone(),
+        position,
+    ));
+    match topic.storage().submit(batch, admission) {
+        Ok(completion) => Ok(completion),
+        Err(SubmitError::Full(_)) => Err(Error::Storage(crate::StorageError::new(
+            StorageErrorKind::QueueFull,
+            "the storage's write queue is full; commit again later",
+        ))),
+        Err(SubmitError::Failed(e, _)) => Err(topic.agency.explain(&topic.name, e)),
+    }
+}
+
+/// A completion as a future to poll: an inline outcome without allocating.
+fn awaiting(mut completion: Completion) -> Waiting {
+    match completion.try_take_first() {
+        Some(first) => Box::pin(std::future::ready(first.map(drop))),
+        None => Box::pin(async move { completion.wait_first_async().await.map(drop) }),
+    }
+}
+
+impl Named {
+    /// Whether `position` needs no commit: it is known committed and the
+    /// storage cannot hold another. `dropping` tells that an unsettled
+    /// commit is being given up, so the storage may hold its position.
+    fn known_committed(&mut self, position: u64, dropping: bool) -> bool {
+        if dropping {
+            self.unsure = true;
+        }
+        !self.unsure && self.committed == position
+    }
+
+    /// Whether `pending`, a receipt's commit of `position`, is known to
+    /// have succeeded (recorded then).
+    fn settled_as_committed(&mut self, position: u64, pending: Option<&Pending>) -> bool {
+        match pending {
+            Some(Pending {
+                position: p,
+                outcome: Outcome::Receipt(origin),
+            }) if *p == position && origin.settled() == Settled::Succeeded => {
+                self.confirm(position);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Learns how the pending commit ended, without waiting. Returns its
+    /// error unless a receipt reported it.
+    fn settle(&mut self) -> Result<()> {
+        let Some(pending) = &mut self.pending else {
+            return Ok(());
+        };
+        let result = match &mut pending.outcome {
+            Outcome::Completion(completion) => match completion.try_take_first() {
+                Some(first) => first.map(drop),
+                None => return Ok(()),
+            },
+            Outcome::Awaited(waiting) => {
+                let waiting = waiting.get_mut().unwrap_or_else(PoisonError::into_inner);
+                match waiting
+                    .as_mut()
+                    .poll(&mut Context::from_waker(Waker::noop()))
+                {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => return Ok(()),
+                }
+            }
+            Outcome::Receipt(origin) => match origin.settled() {
+                Settled::Unknown => return Ok(()),
+                Settled::Succeeded => Ok(()),
+                Settled::Failed => {
+                    self.pending = None;
+                    self.unsure = true;
+                    return Ok(());
+                }
+            },
+        };
+        let position = pending.position;
+        self.pending = None;
+        match result {
+            Ok(()) => {
+                self.confirm(position);
+                Ok(())
+            }
+            Err(e) => {
+                self.unsure = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Records how the commit of `position` this cursor waited for ended.
+    fn finish<T>(&mut self, topic: &Topic<T>, position: u64, result: Result<()>) -> Result<()> {
+        match result {
+            Ok(()) => {
+                self.confirm(position);
+                Ok(())
+            }
+            Err(e) => {
+                self.unsure = true;
+                Err(topic.agency.explain(&topic.name, e))
+            }
+        }
+    }
+
+    fn confirm(&mut self, position: u64) {
+        self.committed = position;
+        self.unsure = false;
     }
 }
 

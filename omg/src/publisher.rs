@@ -1,10 +1,14 @@
 //! Publishing in three flavours: blocking, async and non-blocking.
 
-use std::fmt;
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
 use crate::{
     Error, Message, Receipt, Result, Timestamp, Topic, TryPublishError, TryPublishFailure,
     blocking,
+    receipt::Origin,
     storage::{Admission, Append, Completion, IdempotencyKey, SubmitError, WriteBatch},
     topic::Kind,
 };
@@ -22,6 +26,10 @@ use crate::{
 /// returns a [`Receipt`] (or the message back when the queue is full).
 pub struct Publisher<T> {
     topic: Topic<T>,
+    /// Names the errors of this publisher's pending receipts. Made with the
+    /// first one, and one per publisher (a clone makes its own): receipts
+    /// of publishers on different threads share no reference count.
+    origin: OnceLock<Arc<Origin>>,
 }
 
 /// A message handed to the storage, or already stored.
@@ -32,7 +40,10 @@ enum Sent {
 
 impl<T: Message> Publisher<T> {
     pub(crate) fn new(topic: Topic<T>) -> Self {
-        Self { topic }
+        Self {
+            topic,
+            origin: OnceLock::new(),
+        }
     }
 
     /// The topic this publisher writes to.
@@ -128,10 +139,21 @@ impl<T: Message> Publisher<T> {
             // The in-memory storage completes inline: no receipt to poll.
             Ok(Sent::Pending(mut completion)) => match completion.try_take_first() {
                 Some(first) => Ok(Receipt::done(self.finish_first(first))),
-                None => Ok(Receipt::pending(completion, 0)),
+                None => Ok(Receipt::pending_from(completion, 0, self.origin())),
             },
             Err((reason, message)) => Err(TryPublishError::new(reason, message)),
         }
+    }
+
+    fn origin(&self) -> Arc<Origin> {
+        self.origin
+            .get_or_init(|| {
+                Arc::new(Origin::new(
+                    self.topic.agency.clone(),
+                    self.topic.name.clone(),
+                ))
+            })
+            .clone()
     }
 
     fn finish_first(&self, first: Result<Option<crate::storage::Appended>>) -> Result<u64> {
@@ -206,6 +228,7 @@ impl<T> Clone for Publisher<T> {
     fn clone(&self) -> Self {
         Self {
             topic: self.topic.clone(),
+            origin: OnceLock::new(),
         }
     }
 }

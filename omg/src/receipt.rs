@@ -1,12 +1,25 @@
 //! Receipts: the pending outcome of a `try_publish` or `try_commit`.
 
-use std::fmt;
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU8, Ordering},
+    },
+};
 
-use crate::{Error, Result, blocking, storage::Completion};
+use crate::{
+    Agency, Error, Name, Result, blocking,
+    storage::{Appended, Completion},
+};
 
 /// The outcome of a write handed over without waiting. Poll it each frame
 /// with [`Receipt::try_result`], or wait with [`Receipt::wait`] /
 /// [`Receipt::wait_async`]. Dropping it does not cancel the write.
+///
+/// Errors are named as the blocking call would name them: a write to a
+/// topic deleted meanwhile fails with [`Error::Deleted`], one cut short by
+/// [`Agency::shutdown`] with [`Error::ShutDown`].
 pub struct Receipt {
     state: State,
 }
@@ -17,7 +30,73 @@ enum State {
     Pending {
         completion: Completion,
         position: u64,
+        /// How to name the write's errors; `None` passes them on as the
+        /// storage reported them.
+        origin: Option<Arc<Origin>>,
     },
+}
+
+/// Where a pending write goes: its agency and topic, so that its errors are
+/// named as [`Agency::explain`] names them, and — for a cursor's
+/// `try_commit` — how it ended, for the cursor to learn once the receipt's
+/// result was taken.
+pub(crate) struct Origin {
+    agency: Agency,
+    topic: Name,
+    /// A [`Settled`] as `u8`; `None` when nobody asks.
+    settled: Option<AtomicU8>,
+}
+
+/// How a write reported through a receipt ended, as far as its [`Origin`]
+/// knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Settled {
+    /// Its result was not taken yet (or never will be: the receipt dropped).
+    Unknown = 0,
+    Succeeded = 1,
+    Failed = 2,
+}
+
+impl Origin {
+    /// The origin of writes to `topic` whose outcome nobody else needs.
+    pub(crate) fn new(agency: Agency, topic: Name) -> Self {
+        Self {
+            agency,
+            topic,
+            settled: None,
+        }
+    }
+
+    /// The origin of one write whose outcome [`Origin::settled`] tells.
+    pub(crate) fn tracked(agency: Agency, topic: Name) -> Self {
+        Self {
+            agency,
+            topic,
+            settled: Some(AtomicU8::new(Settled::Unknown as u8)),
+        }
+    }
+
+    /// How the write ended, once its receipt's result was taken.
+    pub(crate) fn settled(&self) -> Settled {
+        match self.settled.as_ref().map(|s| s.load(Ordering::Acquire)) {
+            Some(1) => Settled::Succeeded,
+            Some(2) => Settled::Failed,
+            _ => Settled::Unknown,
+        }
+    }
+
+    fn settle<V>(&self, result: Result<V>) -> Result<V> {
+        if let Some(settled) = &self.settled {
+            let outcome = if result.is_ok() {
+                Settled::Succeeded
+            } else {
+                Settled::Failed
+            };
+            settled.store(outcome as u8, Ordering::Release);
+        }
+        result.map_err(|e| self.agency.explain(&self.topic, e))
+    }
 }
 
 impl Receipt {
@@ -27,11 +106,26 @@ impl Receipt {
         }
     }
 
+    /// A pending write whose errors are passed on as the storage reports
+    /// them (see [`Receipt::pending_from`] to name them).
     pub(crate) fn pending(completion: Completion, position: u64) -> Self {
         Self {
             state: State::Pending {
                 completion,
                 position,
+                origin: None,
+            },
+        }
+    }
+
+    /// A pending write to `origin`'s topic: its errors are named as the
+    /// agency names them, and a tracked origin learns how it ended.
+    pub(crate) fn pending_from(completion: Completion, position: u64, origin: Arc<Origin>) -> Self {
+        Self {
+            state: State::Pending {
+                completion,
+                position,
+                origin: Some(origin),
             },
         }
     }
@@ -44,11 +138,12 @@ impl Receipt {
             State::Pending {
                 completion,
                 position,
+                origin,
             } => {
-                let position = *position;
                 let first = completion.try_take_first()?;
+                let result = finish(first, *position, origin.as_deref());
                 self.state = State::Done(None);
-                Some(first_or(first, position))
+                Some(result)
             }
         }
     }
@@ -64,9 +159,10 @@ impl Receipt {
             State::Pending {
                 completion,
                 position,
+                origin,
             } => {
                 blocking::check("Receipt::wait")?;
-                first_or(completion.wait_first(), position)
+                finish(completion.wait_first(), position, origin.as_deref())
             }
         }
     }
@@ -81,7 +177,12 @@ impl Receipt {
             State::Pending {
                 completion,
                 position,
-            } => first_or(completion.wait_first_async().await, position),
+                origin,
+            } => finish(
+                completion.wait_first_async().await,
+                position,
+                origin.as_deref(),
+            ),
         }
     }
 }
@@ -94,9 +195,13 @@ fn taken() -> Result<u64> {
 }
 
 /// The offset of a batch's first append, or `position` for a batch without
-/// appends (a cursor commit).
-fn first_or(first: Result<Option<crate::storage::Appended>>, position: u64) -> Result<u64> {
-    Ok(first?.map_or(position, |a| a.offset))
+/// appends (a cursor commit); an error named by `origin`, when known.
+fn finish(first: Result<Option<Appended>>, position: u64, origin: Option<&Origin>) -> Result<u64> {
+    let result = first.map(|appended| appended.map_or(position, |a| a.offset));
+    match origin {
+        Some(origin) => origin.settle(result),
+        None => result,
+    }
 }
 
 impl fmt::Debug for Receipt {
@@ -105,5 +210,14 @@ impl fmt::Debug for Receipt {
         f.debug_struct("Receipt")
             .field("pending", &pending)
             .finish()
+    }
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin")
+            .field("topic", &self.topic)
+            .field("settled", &self.settled())
+            .finish_non_exhaustive()
     }
 }

@@ -13,13 +13,16 @@ use crate::{
     Error, Name, Record, Timestamp,
     life::Life,
     signal::{Signal, WaitList, Woken},
-    sync::{Mutex, lock},
+    sync::{AtomicU8, Mutex, Ordering, lock},
 };
 
 #[derive(Debug)]
 pub(crate) struct Ring<T> {
     name: Name,
     state: Mutex<RingState<T>>,
+    /// `state.life` as one atomic word, written under the lock: a cursor
+    /// handing out buffered messages checks it without taking the lock.
+    life: AtomicU8,
 }
 
 #[derive(Debug)]
@@ -59,7 +62,14 @@ impl<T: Clone> Ring<T> {
                 waiters: WaitList::default(),
                 life: Life::Open,
             }),
+            life: AtomicU8::new(Life::Open as u8),
         }
+    }
+
+    /// `Ok` while the ring is open, else the error its handles report: one
+    /// atomic load, no lock.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        Life::from_u8(self.life.load(Ordering::Acquire)).check(&self.name)
     }
 
     /// Appends `value`; returns its offset.
@@ -141,6 +151,7 @@ impl<T: Clone> Ring<T> {
         let mut state = lock(&self.state);
         if state.life == Life::Open {
             state.life = life;
+            self.life.store(life as u8, Ordering::Release);
         }
         state.slots.clear();
         let woken = state.waiters.take();

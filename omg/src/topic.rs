@@ -121,12 +121,10 @@ impl<T: Message> Topic<T> {
             Kind::Ring(ring) => ring.bounds(),
             Kind::Durable(durable) => {
                 durable.check()?;
-                let info = durable.storage.read(
-                    &self.name,
-                    u64::MAX,
-                    0,
-                    &mut crate::storage::ReadBuf::new(),
-                )?;
+                let info = durable
+                    .storage
+                    .read(&self.name, u64::MAX, 0, &mut crate::storage::ReadBuf::new())
+                    .map_err(|e| self.agency.explain(&self.name, e))?;
                 durable.observe_head(info.next_offset);
                 Ok((info.first_offset, info.next_offset))
             }

@@ -2,12 +2,15 @@
 //! snapshots and upcasting, on the in-memory storage (two agencies over one
 //! storage stand in for two processes over one file).
 
-use std::sync::{Arc, Barrier};
+use std::{
+    convert::Infallible,
+    sync::{Arc, Barrier},
+};
 
 use omg::{
     Agency, Delivery, StartAt,
     agent::{AgentError, AgentOptions, AgentState, Execute, testing::given},
-    storage::{MemoryStorage, Storage},
+    storage::{MemoryStorage, ReadBuf, Storage, stored_name},
 };
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +81,15 @@ impl AgentState for Account {
 fn agency_over(storage: &Arc<MemoryStorage>) -> Agency {
     let storage: Arc<dyn Storage> = storage.clone();
     Agency::builder().storage(storage).build()
+}
+
+/// The next offset of `topic`, one of omg's reserved topics included.
+fn head(agency: &Agency, topic: &str) -> omg::Result<u64> {
+    let mut buf = ReadBuf::new();
+    Ok(agency
+        .storage()
+        .read(&stored_name(topic)?, u64::MAX, 0, &mut buf)?
+        .next_offset)
 }
 
 #[test]
@@ -333,16 +345,11 @@ fn snapshots_bound_rehydration_and_a_stale_one_falls_back_to_replay()
     }
     let reopened = Arc::new(storage.reopened());
     let agency = agency_over(&reopened);
-    let specs = agency.topics()?;
-    let snapshot_topic = specs
-        .iter()
-        .find(|t| t.name.as_str() == ".agent/acct/snapshots")
-        .expect("snapshot topic exists");
-    let mut buf = omg::storage::ReadBuf::new();
-    let info = agency
-        .storage()
-        .read(&snapshot_topic.name, 0, 100, &mut buf)?;
-    assert_eq!(info.next_offset, 3, "one snapshot per 10 events");
+    assert_eq!(
+        head(&agency, ".agent/acct/snapshots")?,
+        3,
+        "one snapshot per 10 events"
+    );
     let account = agency.agent::<Account>("acct")?;
     assert_eq!(account.state()?.balance, (1..=35).sum::<i64>());
     assert_eq!(account.version()?, 35);
@@ -391,6 +398,42 @@ fn snapshots_bound_rehydration_and_a_stale_one_falls_back_to_replay()
         "a snapshot of an older format is ignored: full replay"
     );
     assert_eq!(v2.version()?, 35);
+    Ok(())
+}
+
+/// `AgentOptions::snapshot_every` holds for `try_execute`, whose completion
+/// the agent does not see: the handle stores the snapshot when it next
+/// catches up past a multiple. Handles that cross the same multiple store
+/// it once.
+#[test]
+fn try_execute_stores_a_snapshot_every_n_events() -> Result<(), Box<dyn std::error::Error>> {
+    let agency = Agency::in_memory();
+    let every_2 = AgentOptions::default().snapshot_every(2);
+    let account = agency.agent_with::<Account>("acct", every_2)?;
+    // Another handle (another process), loaded before any event.
+    let elsewhere = agency.agent_with::<Account>("acct", every_2)?;
+    assert_eq!(elsewhere.version()?, 0);
+    for n in 0..4 {
+        let (decided, receipt) = account.try_execute(Command::Deposit(1))?;
+        assert_eq!(decided.first_offset, n);
+        let mut receipt = receipt.expect("a receipt");
+        assert_eq!(receipt.try_result().transpose()?, Some(n));
+        assert_eq!(account.version()?, n + 1);
+    }
+    // The blocking flavour on the same options stores 2 snapshots for 4 events.
+    let reference = agency.agent_with::<Account>("reference", every_2)?;
+    for _ in 0..4 {
+        reference.execute(Command::Deposit(1))?;
+    }
+    assert_eq!(head(&agency, ".agent/reference/snapshots")?, 2);
+    assert_eq!(
+        head(&agency, ".agent/acct/snapshots")?,
+        2,
+        "4 events with snapshot_every(2) through try_execute"
+    );
+    // The other handle catches up past 4 as well: that snapshot is stored.
+    assert_eq!(elsewhere.version()?, 4);
+    assert_eq!(head(&agency, ".agent/acct/snapshots")?, 2);
     Ok(())
 }
 
@@ -666,11 +709,153 @@ fn a_repeated_causation_id_returns_the_earlier_outcome_even_after_the_state_move
     assert_eq!(account.state()?.balance, 2);
     assert_eq!(account.version()?, 2);
     // The same through the non-blocking flavour: settled without a write.
-    assert!(
-        account
-            .try_execute(Execute::new(Command::Withdraw(8)).caused_by("withdrawal-1"))?
-            .is_none()
-    );
+    let (settled, receipt) =
+        account.try_execute(Execute::new(Command::Withdraw(8)).caused_by("withdrawal-1"))?;
+    assert!(receipt.is_none());
+    assert_eq!(settled, retry);
     assert_eq!(account.version()?, 2);
+    Ok(())
+}
+
+/// `try_execute` hands a repeated message's cursor commit to the storage;
+/// its receipt resolves to the earlier command's first event, as the
+/// outcome it returns says.
+#[test]
+fn try_execute_of_an_already_processed_message_resolves_to_the_earlier_first_offset()
+-> Result<(), Box<dyn std::error::Error>> {
+    let agency = Agency::in_memory();
+    let payments = agency.topic::<i64>("payments", Delivery::exactly_once())?;
+    payments.publisher().publish(5)?;
+    let ledger = omg::Name::new("ledger")?;
+    let account = agency.agent::<Account>("acct")?;
+    let command =
+        || Execute::new(Command::Deposit(5)).caused_by_message(payments.name(), 0, Some(&ledger));
+
+    let (first, receipt) = account.try_execute(command())?;
+    assert_eq!((first.first_offset, first.events), (0, 1));
+    let mut receipt = receipt.expect("a receipt");
+    assert_eq!(receipt.try_result().transpose()?, Some(0));
+    // The same message handled again (a redelivery): the earlier outcome.
+    let (again, receipt) = account.try_execute(command())?;
+    let mut receipt = receipt.expect("a receipt (the cursor commit)");
+    assert_eq!(account.version()?, 1, "nothing appended");
+    assert_eq!(
+        receipt.try_result().transpose()?,
+        Some(0),
+        "the earlier outcome's first event is at offset 0"
+    );
+    assert_eq!(
+        (again.first_offset, again.events, again.duplicate),
+        (0, 1, true)
+    );
+    assert_eq!(
+        agency.storage().cursor_position(payments.name(), &ledger)?,
+        Some(1)
+    );
+    Ok(())
+}
+
+/// A seat that can be claimed; claiming a taken seat (or releasing a free
+/// one) decides no events.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Seat {
+    holder: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum SeatEvent {
+    Claimed(String),
+    Released,
+}
+
+#[derive(Debug, Clone)]
+enum SeatCommand {
+    Claim(&'static str),
+    Release,
+}
+
+impl AgentState for Seat {
+    type Event = SeatEvent;
+    type Command = SeatCommand;
+    type Error = Infallible;
+
+    fn apply(&mut self, event: &SeatEvent) {
+        match event {
+            SeatEvent::Claimed(who) => self.holder = Some(who.clone()),
+            SeatEvent::Released => self.holder = None,
+        }
+    }
+
+    fn handle(&self, command: &SeatCommand) -> Result<Vec<SeatEvent>, Infallible> {
+        Ok(match (command, &self.holder) {
+            (SeatCommand::Claim(who), None) => vec![SeatEvent::Claimed((*who).to_owned())],
+            (SeatCommand::Release, Some(_)) => vec![SeatEvent::Released],
+            (SeatCommand::Claim(_), Some(_)) | (SeatCommand::Release, None) => vec![],
+        })
+    }
+}
+
+/// DESIGN §5: "a command whose causation id was already processed is not
+/// executed twice" — also when it decided no events, which leave no
+/// idempotency key on the event topic: the outcome is recorded on the
+/// agent's outcomes topic instead, and the event topic holds only events.
+#[test]
+fn a_processed_causation_id_is_not_decided_again_even_when_it_produced_no_events()
+-> Result<(), Box<dyn std::error::Error>> {
+    let storage = Arc::new(MemoryStorage::new());
+    let agency = agency_over(&storage);
+    let seat = agency.agent::<Seat>("seat")?;
+    let claim = |who, causation| Execute::new(SeatCommand::Claim(who)).caused_by(causation);
+    seat.execute(SeatCommand::Claim("alice"))?;
+
+    // Request "req-1" from bob is processed: the seat is taken, nothing happens.
+    let first = seat.execute(claim("bob", "req-1"))?;
+    assert_eq!(
+        (first.first_offset, first.events, first.duplicate),
+        (1, 0, false)
+    );
+    seat.execute(SeatCommand::Release)?;
+
+    // The same request delivered again (a retry): it was already processed.
+    let again = seat.execute(claim("bob", "req-1"))?;
+    assert_eq!(
+        (
+            again.first_offset,
+            again.events,
+            again.version,
+            again.duplicate
+        ),
+        (1, 0, 2, true),
+        "req-1 was processed already and must not be decided again"
+    );
+    assert_eq!(seat.state()?.holder, None);
+    assert_eq!(
+        seat.events().bounds()?,
+        (0, 2),
+        "only events on the event topic"
+    );
+
+    // Another process remembers it too; the non-blocking flavour settles it
+    // without a write.
+    let other = agency_over(&storage).agent::<Seat>("seat")?;
+    let (settled, receipt) = other.try_execute(claim("bob", "req-1"))?;
+    assert!(receipt.is_none());
+    assert_eq!((settled.events, settled.duplicate), (0, true));
+
+    // A request processed through try_execute with no events is recorded
+    // as well, once its receipt resolved.
+    other.execute(SeatCommand::Claim("carol"))?;
+    let (decided, receipt) = other.try_execute(claim("dave", "req-2"))?;
+    assert_eq!((decided.first_offset, decided.events), (3, 0));
+    receipt.expect("the record of req-2").wait()?;
+    other.execute(SeatCommand::Release)?;
+    let again = seat.execute(claim("dave", "req-2"))?;
+    assert_eq!(
+        (again.first_offset, again.events, again.duplicate),
+        (3, 0, true)
+    );
+    assert_eq!(seat.state()?.holder, None);
+    assert_eq!(seat.events().bounds()?, (0, 4));
+    assert_eq!(head(&agency, ".agent/seat/outcomes")?, 2);
     Ok(())
 }

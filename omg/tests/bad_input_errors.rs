@@ -90,6 +90,25 @@ fn redeclaring_with_another_class_options_or_type_is_a_mismatch() -> omg::Result
     Ok(())
 }
 
+/// `Delivery::AtMostOnce { keep: 0 }` is declared as keep 1 (the documented
+/// minimum): redeclaring with the same effective options is not a mismatch,
+/// and the topic reports what it runs with.
+#[test]
+fn at_most_once_with_keep_zero_redeclares_as_keep_one() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    let first = agency.topic::<u64>("t", Delivery::AtMostOnce { keep: 0 })?;
+    assert_eq!(first.delivery(), Delivery::at_most_once());
+    let again = agency.topic::<u64>("t", Delivery::at_most_once_keep(0))?;
+    assert_eq!(again.delivery(), Delivery::at_most_once());
+    agency.topic::<u64>("t", Delivery::at_most_once())?;
+    let listed = agency.topics()?;
+    assert_eq!(
+        listed.iter().map(|s| s.delivery).collect::<Vec<_>>(),
+        [Delivery::at_most_once()]
+    );
+    Ok(())
+}
+
 #[test]
 fn every_handle_fails_with_shut_down() -> omg::Result<()> {
     let agency = Agency::in_memory();
@@ -445,5 +464,26 @@ fn a_message_that_fails_to_serialize_is_an_encode_error() -> omg::Result<()> {
     // At-most-once messages are never encoded: the failing impl is not run.
     let ring = agency.topic::<Unencodable>("ring", Delivery::at_most_once())?;
     assert_eq!(ring.publisher().publish(Unencodable(3))?, 0);
+    Ok(())
+}
+
+/// `recv_timeout(Duration::MAX)` ("wait as long as it takes") is no
+/// overflow: it returns a ready message, and waits for one that is not.
+#[test]
+fn recv_timeout_with_duration_max_returns_the_ready_message() -> omg::Result<()> {
+    let agency = Agency::in_memory();
+    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
+    topic.publisher().publish(7)?;
+    let mut cursor = topic.cursor(StartAt::Earliest)?;
+    let got = cursor.recv_timeout(Duration::MAX);
+    assert_eq!(got.ok().flatten().map(|r| r.value), Some(7));
+    let publisher = topic.publisher();
+    let later = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        publisher.publish(8)
+    });
+    let got = cursor.recv_timeout(Duration::MAX);
+    assert_eq!(got.ok().flatten().map(|r| r.value), Some(8));
+    later.join().map_err(|_| Error::ShutDown)??;
     Ok(())
 }

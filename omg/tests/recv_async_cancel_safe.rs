@@ -4,16 +4,19 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, atomic::Ordering},
     task::{Context, Poll, Waker},
     time::Duration,
 };
 
-use omg::{Agency, Delivery, Record, RecvError, StartAt, TryRecvError};
+use omg::{Agency, CommitPolicy, Delivery, Record, RecvError, StartAt, TryRecvError};
 
 mod common;
+#[path = "common/gated.rs"]
+mod gated;
 
 use common::Wakes;
+use gated::gated;
 
 type Received = Result<Record<u64>, RecvError>;
 
@@ -137,4 +140,41 @@ async fn at_least_once_timed_out() -> omg::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_timed_out() -> omg::Result<()> {
     timed_out_wait_loses_nothing(Delivery::exactly_once()).await
+}
+
+/// Also while a `BeforeProcessing` commit is in flight: the dropped future
+/// consumed no message, and the next receive waits for that commit.
+#[test]
+fn dropped_during_before_processing_commit_consumes_no_message() -> omg::Result<()> {
+    let (storage, agency) = gated();
+    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
+    for n in 0..2 {
+        topic.publisher().publish(n)?;
+    }
+    let mut cursor = topic
+        .named_cursor("c", StartAt::Earliest)?
+        .with_commit_policy(CommitPolicy::BeforeProcessing);
+    storage.hold.store(true, Ordering::SeqCst);
+    {
+        let mut future = Box::pin(cursor.recv_async());
+        let polled = future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+        assert!(polled.is_pending(), "waits for the commit");
+    } // dropped: cancelled
+    assert_eq!(
+        (cursor.position(), cursor.delivered()),
+        (0, 0),
+        "nothing taken"
+    );
+    storage.release();
+    assert_eq!(storage.stored("t", "c")?, Some(1), "the commit went on");
+    assert_eq!(
+        poll_ready(cursor.recv_async()),
+        (0, 0),
+        "the cancelled recv_async consumed message 0"
+    );
+    assert_eq!(poll_ready(cursor.recv_async()), (1, 1));
+    assert_eq!(storage.stored("t", "c")?, Some(2));
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::{fmt, sync::Arc};
 
-use super::{AgentError, AgentState, Execute, Executed, snapshot::Snapshot};
+use super::{AgentError, AgentState, Execute, Executed, execute::NoEvents, snapshot::Snapshot};
 use crate::{
     Agency, Delivery, Error, IdempotencyKey, Name, Receipt, Topic, blocking,
     storage::{Admission, Append, BatchOutcome, Completion, ReadBuf, SubmitError, WriteBatch},
@@ -19,7 +19,11 @@ const CATCH_UP_BATCH: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AgentOptions {
-    /// Store a snapshot every this many events (off by default).
+    /// Store a snapshot every this many events (off by default): whenever
+    /// the handle's state crosses a multiple of it, after executing a
+    /// command or catching up on events (those of
+    /// [`Agent::try_execute`] included). Handles that cross the same
+    /// multiple store one snapshot.
     pub snapshot_every: Option<u64>,
     /// Tries per command before [`AgentError::Conflict`].
     pub max_attempts: u32,
@@ -62,6 +66,10 @@ struct Inner<S: AgentState> {
     name: Name,
     events: Topic<S::Event>,
     snapshots: Topic<Snapshot>,
+    /// `.agent/<name>/outcomes`: the caused commands that decided no events.
+    /// Declared with the handle, not on first use: declaring waits for the
+    /// storage, which `try_execute` must not.
+    outcomes: Topic<NoEvents>,
     options: AgentOptions,
     loaded: Mutex<Loaded<S>>,
 }
@@ -91,6 +99,22 @@ struct Decided<E> {
     /// The earlier outcome of a repeated causation id; the batch then only
     /// commits the command's cursor.
     earlier: Option<Executed>,
+}
+
+impl<E> Decided<E> {
+    /// The outcome if the batch commits as expected, before this handle
+    /// applied the events.
+    fn expected(&self) -> Executed {
+        match &self.earlier {
+            Some(earlier) => earlier.clone(),
+            None => Executed {
+                first_offset: self.version,
+                events: self.events.len(),
+                version: self.version + self.events.len() as u64,
+                duplicate: false,
+            },
+        }
+    }
 }
 
 /// A command settled at once, or handed to the storage.
@@ -133,11 +157,17 @@ impl Agency {
             Delivery::exactly_once(),
             "omg.agent.Snapshot",
         )?;
+        let outcomes = self.declare(
+            Name::reserved(&format!(".agent/{name}/outcomes"))?,
+            Delivery::exactly_once(),
+            "omg.agent.NoEvents",
+        )?;
         Ok(Agent {
             inner: Arc::new(Inner {
                 name,
                 events,
                 snapshots,
+                outcomes,
                 options,
                 loaded: Mutex::new(Loaded {
                     state: S::default(),
@@ -216,11 +246,28 @@ impl<S: AgentState> Agent<S> {
         Err(self.conflict())
     }
 
-    /// Handles the command and hands its events to the storage without
-    /// waiting. The receipt resolves to the first event's offset; a conflict
-    /// with another writer is reported through it as [`Error::Conflict`]
-    /// (retry the command then). The state includes the events once the
-    /// receipt completed and the state is next read.
+    /// Handles the command and hands what it decided to the storage without
+    /// waiting.
+    ///
+    /// Returns what the command decided — the [`Executed`] that
+    /// [`execute`](Self::execute) returns, except that `version` is the
+    /// version right after the command's events — and, when something had to
+    /// be written, the write's receipt. The receipt resolves once the write
+    /// committed, or reports why it did not: [`Error::Conflict`] when another
+    /// writer appended first (the command is void then; execute it again and
+    /// it is decided on the new state). `None`: the command was settled
+    /// without a write (no events, no causation id and no cursor; or a
+    /// repeated causation id without a cursor).
+    ///
+    /// A command with events, or a repeated causation id, has its receipt
+    /// resolve to its first event's offset: `first_offset`, unless another
+    /// handle committed the same causation id meanwhile (then it is that
+    /// earlier command's first event). A command without events has no
+    /// event offset: use `first_offset` (the version it was decided on).
+    ///
+    /// This handle's state includes the events once the receipt completed
+    /// and the state is next read (which also stores a snapshot when one is
+    /// due, see [`AgentOptions::snapshot_every`]).
     ///
     /// # Errors
     /// [`AgentError::Domain`], [`AgentError::Decode`], [`AgentError::Storage`]
@@ -230,13 +277,16 @@ impl<S: AgentState> Agent<S> {
     pub fn try_execute(
         &self,
         command: impl Into<Execute<S::Command>>,
-    ) -> Result<Option<Receipt>, AgentError<S::Error>> {
+    ) -> Result<(Executed, Option<Receipt>), AgentError<S::Error>> {
         let command = command.into();
         match self.prepare(&command)? {
-            Prepared::Done(_) => Ok(None),
+            Prepared::Done(done) => Ok((done, None)),
             Prepared::Submit { batch, decided } => {
+                let expected = decided.expected();
                 let completion = self.submit(batch, Admission::IfRoom)?;
-                Ok(Some(Receipt::pending(completion, decided.version)))
+                // A batch without appends (a cursor commit) resolves to this.
+                let position = expected.first_offset;
+                Ok((expected, Some(Receipt::pending(completion, position))))
             }
         }
     }
@@ -288,7 +338,7 @@ impl<S: AgentState> Agent<S> {
         let version = loaded.version;
         // A causation id seen before: return that outcome without deciding
         // again (the state may have moved on since).
-        if let Some(earlier) = self.earlier_outcome(command, version)? {
+        if let Some(earlier) = self.earlier_outcome(command, version, &mut loaded.buf)? {
             return Ok(match &command.cursor {
                 None => Prepared::Done(earlier),
                 Some(commit) => Prepared::Submit {
@@ -305,7 +355,8 @@ impl<S: AgentState> Agent<S> {
             .state
             .handle(&command.command)
             .map_err(AgentError::Domain)?;
-        if events.is_empty() && command.cursor.is_none() {
+        drop(loaded);
+        if events.is_empty() && command.causation.is_none() && command.cursor.is_none() {
             return Ok(Prepared::Done(Executed {
                 first_offset: version,
                 events: 0,
@@ -313,7 +364,6 @@ impl<S: AgentState> Agent<S> {
                 duplicate: false,
             }));
         }
-        drop(loaded);
         let topic = self.inner.events.name();
         let agency = self.agency();
         let mut batch = WriteBatch::new();
@@ -322,7 +372,7 @@ impl<S: AgentState> Agent<S> {
             let key = command
                 .causation
                 .as_ref()
-                .map(|c| IdempotencyKey::new(&format!("{c}#{i}")))
+                .map(|c| causation_key(c, i))
                 .transpose()
                 .map_err(AgentError::Storage)?;
             batch.push_append(
@@ -330,6 +380,25 @@ impl<S: AgentState> Agent<S> {
                     .with_key(key)
                     .expecting(version + i as u64),
             );
+        }
+        // No events leave no key on the event topic: the outcome is
+        // remembered on the outcomes topic instead, in the same batch as the
+        // cursor commit. Deciding nothing is read-only, so it needs no
+        // expected offset: it is ordered at the version it was decided on.
+        if events.is_empty()
+            && let Some(causation) = &command.causation
+        {
+            let outcomes = &self.inner.outcomes;
+            let payload = agency
+                .encode(
+                    outcomes.name(),
+                    &NoEvents {
+                        decided_at: version,
+                    },
+                )
+                .map_err(AgentError::Storage)?;
+            let key = causation_key(causation, "none").map_err(AgentError::Storage)?;
+            batch.push_append(Append::new(outcomes.name().clone(), payload).with_key(Some(key)));
         }
         if let Some(commit) = &command.cursor {
             batch.push_commit(commit.clone());
@@ -358,34 +427,65 @@ impl<S: AgentState> Agent<S> {
     }
 
     /// The outcome of an earlier command with the same causation id, found
-    /// through the idempotency keys of its events (`<causation>#<i>`).
+    /// through the idempotency keys of its events (`<causation>#<i>`), or
+    /// the record of a command that decided none (`<causation>#none` on the
+    /// outcomes topic).
     fn earlier_outcome(
         &self,
         command: &Execute<S::Command>,
         version: u64,
+        buf: &mut ReadBuf,
     ) -> Result<Option<Executed>, AgentError<S::Error>> {
         let Some(causation) = &command.causation else {
             return Ok(None);
         };
-        let topic = self.inner.events.name();
         let storage = self.agency().storage();
-        let offset_of = |i: usize| -> Result<Option<u64>, AgentError<S::Error>> {
-            let key =
-                IdempotencyKey::new(&format!("{causation}#{i}")).map_err(AgentError::Storage)?;
+        let offset_of = |topic: &Name, suffix: &dyn fmt::Display| {
+            let key = causation_key(causation, suffix).map_err(AgentError::Storage)?;
             storage
                 .key_offset(topic, &key)
                 .map_err(|e| AgentError::from_core(self.agency().explain(topic, e)))
         };
-        let Some(first_offset) = offset_of(0)? else {
+        let events_topic = self.inner.events.name();
+        if let Some(first_offset) = offset_of(events_topic, &0)? {
+            let mut events = 1;
+            while offset_of(events_topic, &events)?.is_some() {
+                events += 1;
+            }
+            return Ok(Some(Executed {
+                first_offset,
+                events,
+                version,
+                duplicate: true,
+            }));
+        }
+        let topic = self.inner.outcomes.name();
+        let Some(offset) = offset_of(topic, &"none")? else {
             return Ok(None);
         };
-        let mut events = 1;
-        while offset_of(events)?.is_some() {
-            events += 1;
-        }
+        storage
+            .read(topic, offset, 1, buf)
+            .map_err(|e| AgentError::from_core(self.agency().explain(topic, e)))?;
+        let decided_at = match buf.get(0).filter(|r| r.offset == offset) {
+            Some(record) => {
+                postcard::from_bytes::<NoEvents>(record.payload)
+                    .map_err(|e| {
+                        AgentError::Decode(Error::Decode {
+                            topic: topic.clone(),
+                            offset,
+                            type_name: std::any::type_name::<NoEvents>().into(),
+                            reason: e.to_string(),
+                        })
+                    })?
+                    .decided_at
+            }
+            // An exactly-once topic keeps its records; the key alone tells
+            // the command was processed.
+            None => version,
+        };
         Ok(Some(Executed {
-            first_offset,
-            events,
+            first_offset: decided_at,
+            events: 0,
             version,
             duplicate: true,
         }))
@@ -434,9 +534,14 @@ impl<S: AgentState> Agent<S> {
         if let Some(earlier) = earlier {
             return Ok(Some(earlier));
         }
+        // The first append is the first event, or, for a command without
+        // events, its record on the outcomes topic (if it has a causation id).
         let duplicate = appended.first().is_some_and(|a| a.duplicate);
-        let first_offset = appended.first().map_or(version, |a| a.offset);
         let count = events.len();
+        let first_offset = match appended.first() {
+            Some(first) if count > 0 => first.offset,
+            _ => version,
+        };
         let mut loaded = lock(&self.inner.loaded);
         if !duplicate && loaded.version == version {
             // Nobody else moved the state: apply our events without reading them back.
@@ -444,10 +549,10 @@ impl<S: AgentState> Agent<S> {
                 loaded.state.apply(event);
             }
             loaded.version += count as u64;
+            self.maybe_snapshot(&loaded, version);
         } else {
             self.catch_up(&mut loaded)?;
         }
-        self.maybe_snapshot(&loaded, version);
         Ok(Some(Executed {
             first_offset,
             events: count,
@@ -457,11 +562,21 @@ impl<S: AgentState> Agent<S> {
     }
 
     /// Loads the latest usable snapshot (first use only), then applies every
-    /// committed event after the state's version.
+    /// committed event after the state's version — whoever wrote them,
+    /// including this handle's [`try_execute`](Self::try_execute) — and
+    /// stores a snapshot if that crossed a multiple of `snapshot_every`.
     fn catch_up(&self, loaded: &mut Loaded<S>) -> Result<(), AgentError<S::Error>> {
         if !loaded.hydrated {
             self.hydrate(loaded)?;
         }
+        let before = loaded.version;
+        self.apply_tail(loaded)?;
+        self.maybe_snapshot(loaded, before);
+        Ok(())
+    }
+
+    /// Applies every committed event after the state's version.
+    fn apply_tail(&self, loaded: &mut Loaded<S>) -> Result<(), AgentError<S::Error>> {
         let topic = self.inner.events.name();
         let storage = self.agency().storage().clone();
         loop {
@@ -526,9 +641,13 @@ impl<S: AgentState> Agent<S> {
         Ok(())
     }
 
-    /// Stores a snapshot when the state crossed a multiple of `snapshot_every`.
-    /// A snapshot is an optimisation: it is handed to the storage without
-    /// waiting, and a failed one only means a longer replay.
+    /// Stores a snapshot when the state crossed a multiple of `snapshot_every`
+    /// since `before`. A snapshot is an optimisation: it is handed to the
+    /// storage without waiting, and a failed one only means a longer replay.
+    ///
+    /// It is keyed by its format and the multiple crossed, so that the
+    /// handles (and processes) that all cross it while catching up store it
+    /// once.
     fn maybe_snapshot(&self, loaded: &Loaded<S>, before: u64) {
         let Some(every) = self.inner.options.snapshot_every else {
             return;
@@ -536,6 +655,8 @@ impl<S: AgentState> Agent<S> {
         if loaded.version / every == before / every {
             return;
         }
+        let crossed = loaded.version / every * every;
+        let key = IdempotencyKey::new(&format!("{}@{crossed}", S::SNAPSHOT_VERSION)).ok();
         let encoded = Snapshot::of(&loaded.state, loaded.version)
             .map_err(|e| e.to_string())
             .and_then(|snapshot| {
@@ -545,8 +666,9 @@ impl<S: AgentState> Agent<S> {
             });
         match encoded {
             Ok(payload) => {
-                let batch =
-                    WriteBatch::append(Append::new(self.inner.snapshots.name().clone(), payload));
+                let batch = WriteBatch::append(
+                    Append::new(self.inner.snapshots.name().clone(), payload).with_key(key),
+                );
                 if let Err(e) = self.agency().storage().submit(batch, Admission::IfRoom) {
                     tracing::warn!(agent = %self.inner.name, error = ?e, "snapshot not stored");
                 }
@@ -556,6 +678,11 @@ impl<S: AgentState> Agent<S> {
             }
         }
     }
+}
+
+/// The idempotency key `<causation>#<suffix>`: an event's index, or `none`.
+fn causation_key(causation: &str, suffix: impl fmt::Display) -> crate::Result<IdempotencyKey> {
+    IdempotencyKey::new(&format!("{causation}#{suffix}"))
 }
 
 /// Decodes an event, falling back to the state's upcaster.

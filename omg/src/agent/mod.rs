@@ -1,7 +1,10 @@
 //! Agents: named participants whose typed state is saved by event sourcing.
 //!
-//! An agent's state is rebuilt from its own exactly-once event topic (and its
-//! latest snapshot). Deciding stays pure and synchronous — [`AgentState::handle`]
+//! An agent's state is rebuilt from its own exactly-once event topic
+//! `.agent/<name>/events` (and its latest snapshot, on
+//! `.agent/<name>/snapshots`); a command with a causation id that decided no
+//! events is remembered on `.agent/<name>/outcomes`, so a repeat returns
+//! that outcome instead of deciding again. Deciding stays pure and synchronous — [`AgentState::handle`]
 //! turns a command into events, [`AgentState::apply`] folds an event into the
 //! state — so it runs the same from threads, tasks and frames.
 //!
