@@ -1,9 +1,15 @@
 //! SQL effects: a consumer's own writes, committed in the same transaction
 //! as the appends and cursor commits of its batch.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
+};
 
-use omg::storage::Effect;
+use omg::{StorageErrorKind, storage::Effect};
+
+use crate::error::{named, sql};
 
 type Apply = dyn Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync;
 
@@ -11,10 +17,15 @@ type Apply = dyn Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync
 /// commits): a projection keeps its tables in the same file, and its cursor
 /// position and its rows can never disagree.
 ///
-/// The function may run more than once only if the batch is retried by the
-/// caller; within one batch it runs once. It must not begin or commit
-/// transactions itself. An error fails the whole batch (nothing of it is
-/// applied) and is reported as a storage error.
+/// Within one batch the function runs once, unless SQLite rolls back the
+/// whole transaction because of a batch applied with it (`SQLITE_FULL`, an
+/// I/O error): the other batches are then applied again in a new
+/// transaction, and so the function runs again (what it wrote the first time
+/// was rolled back). It must not begin or commit transactions itself. An
+/// error fails the whole batch (nothing of it is applied) and is reported as
+/// a storage error; so does a panic (of kind
+/// [`Other`](omg::StorageErrorKind::Other), naming the panic's message), which
+/// fails only this batch and leaves the storage working.
 ///
 /// ```
 /// use omg_sqlite::SqlEffect;
@@ -39,8 +50,25 @@ impl SqlEffect {
         Self(Arc::new(apply))
     }
 
-    pub(crate) fn run(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-        (self.0)(conn)
+    /// Runs the function; its error or panic becomes the batch's error.
+    pub(crate) fn run(&self, conn: &rusqlite::Connection) -> omg::Result<()> {
+        // Unwind safety: after a panic the caller rolls the batch's
+        // savepoint back, and `conn` is used only through SQL from then on.
+        match catch_unwind(AssertUnwindSafe(|| (self.0)(conn))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(sql("running a batch's SQL effect", e)),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("(not a string)");
+                Err(named(
+                    StorageErrorKind::Other,
+                    format!("a batch's SQL effect panicked: {message}"),
+                ))
+            }
+        }
     }
 }
 

@@ -17,7 +17,11 @@
 //! The file is in WAL mode. One writer thread owns the write connection and
 //! group-commits everything queued: one `BEGIN IMMEDIATE … COMMIT` per
 //! drain of its queue, with a savepoint per submitted batch, so a failed
-//! batch (an expected-offset conflict, say) does not fail its neighbours.
+//! batch (an expected-offset conflict, a failing or panicking
+//! [`SqlEffect`]) does not fail its neighbours. When SQLite rolls back the
+//! whole transaction instead (`SQLITE_FULL`, an I/O error), the batch that
+//! caused it fails alone and the ones before it are applied again in a new
+//! transaction.
 //! Offsets are assigned inside that transaction, so they stay dense even
 //! with several processes writing the same file. Each topic's messages
 //! live in a table of their own whose rowid is the offset, so an append is
@@ -30,8 +34,17 @@
 //! next transaction at once. A watch thread notices other processes'
 //! commits through `PRAGMA data_version` (every
 //! [`SqliteOptions::watch_interval`], 5 ms by default: another process's
-//! commit is seen within ~6 ms at p99 here). At-least-once messages older
-//! than their retention are trimmed by the writer in bounded chunks.
+//! commit is seen within ~6 ms at p99 here). A topic id is never given out
+//! twice, so a topic deleted and declared again (here or by another
+//! process) is told apart from its predecessor: the old one's watchers are
+//! told it was deleted. At-least-once messages older than their retention
+//! are trimmed by the writer in bounded chunks.
+//!
+//! [`Storage::close`](omg::storage::Storage::close) returns once everything
+//! submitted before it is committed (or failed) and completed, and the
+//! watchers were told the storage closed — to every caller, except on the
+//! storage's own threads (the last handle may be dropped there, by a
+//! watcher or with a spent batch), where it starts the close and returns.
 //!
 //! [`Storage::stats`](omg::storage::Storage::stats) reports the queued
 //! writes, the commits and the last commit's latency; `tracing` spans mark
@@ -71,6 +84,7 @@ mod effect;
 mod error;
 mod figures;
 mod heads;
+mod lifecycle;
 mod options;
 mod queue;
 mod reader;

@@ -212,9 +212,9 @@ impl Readers {
     }
 }
 
-/// The head of `topic`, if it exists (used by the watch thread).
-pub(crate) fn head(conn: &Connection, topic: &Name) -> Result<Option<u64>> {
-    Ok(row(conn, topic)?.map(|r| r.next))
+/// The id and head of `topic`, if it exists (used by the watch thread).
+pub(crate) fn head(conn: &Connection, topic: &Name) -> Result<Option<(i64, u64)>> {
+    Ok(row(conn, topic)?.map(|r| (r.id, r.next)))
 }
 
 fn row(conn: &Connection, topic: &Name) -> Result<Option<Row>> {

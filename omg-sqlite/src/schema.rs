@@ -44,7 +44,36 @@ CREATE TABLE IF NOT EXISTS cursors (
     next_offset INTEGER NOT NULL,
     PRIMARY KEY (topic_id, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deleted_topics (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    last_id INTEGER NOT NULL
+);
 ";
+
+/// Inserts a topic unless one of that name exists. Parameters: name,
+/// class, retention seconds and nanoseconds, message type, last timestamp.
+///
+/// Its id is one more than any topic's id ever, deleted ones included (the
+/// largest deleted id is kept in `deleted_topics`): SQLite's own choice,
+/// one more than the largest id *present*, would give a topic deleted and
+/// declared again the id of its predecessor when that had the largest id,
+/// and the watchers of this and other processes tell a topic from its
+/// predecessor of the same name by its id. Version 2 files written before
+/// `deleted_topics` existed gain it at open; the layout is otherwise the
+/// same, and a build that does not know the table ignores it.
+pub(crate) const INSERT_TOPIC: &str = "
+INSERT INTO topics (id, name, class, retain_secs, retain_nanos, message_type,
+                    first_offset, next_offset, last_ts)
+VALUES (1 + max(coalesce((SELECT max(id) FROM topics), 0),
+                coalesce((SELECT last_id FROM deleted_topics), 0)),
+        ?1, ?2, ?3, ?4, ?5, 0, 0, ?6)
+ON CONFLICT (name) DO NOTHING";
+
+/// Remembers that the topic with the id (the parameter) was deleted: see
+/// [`INSERT_TOPIC`].
+pub(crate) const REMEMBER_DELETED: &str = "
+INSERT INTO deleted_topics (one, last_id) VALUES (1, ?1)
+ON CONFLICT (one) DO UPDATE SET last_id = max(last_id, excluded.last_id)";
 
 /// The table holding one topic's messages, `messages_<topic id>`: the
 /// offset is the rowid, so an append adds a row at the right end of the
@@ -123,7 +152,10 @@ pub(crate) const CLASS_AT_LEAST_ONCE: i64 = 1;
 /// See [`CLASS_AT_LEAST_ONCE`].
 pub(crate) const CLASS_EXACTLY_ONCE: i64 = 2;
 
-/// `(class, retain_secs, retain_nanos)` of a durable delivery.
+/// `(class, retain_secs, retain_nanos)` of a durable delivery. A retention
+/// beyond `i64::MAX` seconds (some 292 billion years; `Duration::MAX` means
+/// "forever") is stored as `i64::MAX` seconds, so a declaration compares
+/// deliveries as stored, never a stored one with the unclipped request.
 pub(crate) fn encode_delivery(delivery: &Delivery) -> (i64, i64, i64) {
     match delivery {
         Delivery::AtLeastOnce { retain } => (

@@ -20,6 +20,7 @@ use omg::{
 use crate::{
     error::{closed, io},
     figures::WriterFigures,
+    lifecycle::Lifecycle,
     options::SqliteOptions,
     queue::Queue,
     reader::Readers,
@@ -40,6 +41,7 @@ pub struct SqliteStorage {
     stop_watch: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     figures: Arc<WriterFigures>,
+    life: Arc<Lifecycle>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -77,7 +79,9 @@ impl SqliteStorage {
         let watchers = Arc::new(Watchers::default());
         let queue = Arc::new(Queue::default());
         let figures = Arc::new(WriterFigures::default());
+        let life = Arc::new(Lifecycle::default());
         let writer = Writer {
+            life: life.clone(),
             figures: figures.clone(),
             conn,
             queue: queue.clone(),
@@ -92,10 +96,15 @@ impl SqliteStorage {
         let stop_watch = Arc::new(AtomicBool::new(false));
         let stop = stop_watch.clone();
         let every = options.watch_interval;
+        let watch_life = life.clone();
         let watcher = std::thread::Builder::new()
             .name("omg-sqlite-watch".into())
-            .spawn(move || watch::run(watch_conn, watchers, stop, every))
-            .map_err(|e| io("starting the watch thread", e))?;
+            .spawn(move || watch::run(watch_conn, watchers, watch_life, stop, every))
+            .map_err(|e| {
+                // The writer would otherwise wait for commands forever.
+                let _stopped = queue.push(Command::Close);
+                io("starting the watch thread", e)
+            })?;
         Ok(Self {
             path,
             queue,
@@ -106,6 +115,7 @@ impl SqliteStorage {
             stop_watch,
             threads: Mutex::new(vec![writer, watcher]),
             figures,
+            life,
         })
     }
 
@@ -212,20 +222,26 @@ impl Storage for SqliteStorage {
         )
     }
 
+    /// Flushes what was submitted and completes it, tells every watcher the
+    /// storage closed ([`TopicWatcher::closed`]), and refuses anything
+    /// after. Every caller returns only once that is done — also a second
+    /// one racing the first — except on the storage's own threads (where
+    /// the last handle may be dropped, by a watcher or with a spent batch):
+    /// there it only starts the close, since waiting would wait for the
+    /// very thread waiting, and the writer finishes by itself.
     fn close(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let _writer_may_be_gone = self.queue.push(Command::Close);
+            self.stop_watch.store(true, Ordering::Release);
+        }
+        if self.life.is_own() {
             return;
         }
-        let _writer_may_be_gone = self.queue.push(Command::Close);
-        self.stop_watch.store(true, Ordering::Release);
+        self.life.wait_flushed();
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         for thread in threads {
-            // The last reference may be dropped on one of our own threads
-            // (from a watcher callback): it cannot join itself.
-            if thread.thread().id() != std::thread::current().id() {
-                let _panicked_thread_already_reported = thread.join();
-            }
+            let _panicked_thread_already_reported = thread.join();
         }
     }
 }

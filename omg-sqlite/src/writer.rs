@@ -1,5 +1,7 @@
 //! The writer thread: owns the write connection and group-commits every
-//! queued command in one transaction, with a savepoint per command.
+//! queued command in one transaction, with a savepoint per command that
+//! needs one. A transaction SQLite rolls back as a whole fails only the
+//! command that caused it; the ones before it are applied again.
 
 use std::{
     sync::{Arc, Weak},
@@ -16,8 +18,12 @@ use crate::{
     error::{named, sql},
     figures::WriterFigures,
     heads::{Head, HeadMap, Heads},
+    lifecycle::{EndOnExit, Lifecycle},
     queue::{CloseOnExit, Queue, Taken},
-    schema::{CLASS_AT_LEAST_ONCE, MessageTable, decode_delivery, encode_delivery},
+    schema::{
+        CLASS_AT_LEAST_ONCE, INSERT_TOPIC, MessageTable, REMEMBER_DELETED, decode_delivery,
+        encode_delivery,
+    },
     watchers::Watchers,
 };
 
@@ -46,14 +52,17 @@ enum Reply {
     Batch(Completer, Result<Vec<Appended>>, WriteBatch),
     /// A batch of one plain append (the publish path): no list.
     One(Completer, Result<Appended>, WriteBatch),
+    /// The outcome carries the topic's id, to register the watcher under.
     Declare(
         flume::Sender<Result<TopicInfo>>,
-        Result<TopicInfo>,
-        Name,
+        Result<(TopicInfo, i64)>,
+        TopicSpec,
         Weak<dyn TopicWatcher>,
     ),
-    Delete(flume::Sender<Result<bool>>, Result<bool>, Name),
-    Trim(flume::Sender<Result<u64>>, Result<u64>),
+    /// The outcome is the deleted topic's id, `None` if there was none.
+    Delete(flume::Sender<Result<bool>>, Result<Option<i64>>, Name),
+    /// The trim's time and chunk are kept to run it again.
+    Trim(flume::Sender<Result<u64>>, Result<u64>, Timestamp, u64),
 }
 
 /// The offset and timestamp `append` gets at `head`, or the conflict with
@@ -92,6 +101,7 @@ pub(crate) struct Writer {
     pub(crate) trim_interval: Duration,
     pub(crate) trim_chunk: u64,
     pub(crate) figures: Arc<WriterFigures>,
+    pub(crate) life: Arc<Lifecycle>,
 }
 
 /// Room the writer's list of commands starts with. A drain takes everything
@@ -100,17 +110,26 @@ pub(crate) struct Writer {
 const DRAIN_CAPACITY: usize = 8192;
 
 impl Writer {
-    /// Runs until [`Command::Close`] or until every sender is gone.
-    ///
+    /// Runs until [`Command::Close`], then tells the watchers the storage
+    /// closed and marks the flush done ([`EndOnExit`]) — after the write
+    /// connection is closed and every reply delivered.
+    pub(crate) fn run(self) {
+        self.life.enter();
+        let _end = EndOnExit(self.life.clone(), self.watchers.clone());
+        self.serve_with_notifier();
+    }
+
     /// Completions are delivered by a second thread: waking 32 blocked
     /// publishers costs 32 futex calls, and on the writer they would delay
     /// the next transaction's fsync by as much as the fsync itself.
-    pub(crate) fn run(self) {
+    fn serve_with_notifier(self) {
         std::thread::scope(|scope| {
             let (deliver, delivered) = flume::unbounded::<Vec<Reply>>();
+            let life = &self.life;
             let notifier = std::thread::Builder::new()
                 .name("omg-sqlite-notify".into())
                 .spawn_scoped(scope, move || {
+                    life.enter();
                     for replies in delivered {
                         deliver_replies(replies);
                     }
@@ -189,13 +208,16 @@ impl Writer {
         // more than binding the row.
         let mut insert: Option<(MessageTable, CachedStatement<'_>)> = None;
         let mut until_warm = 0;
-        while !budget.spent() {
+        // Commands of a transaction SQLite rolled back, to apply again
+        // before `pending`; the next is last.
+        let mut replay: Vec<Command> = Vec::new();
+        while !budget.spent() || !replay.is_empty() {
             if until_warm == 0 {
                 until_warm = WARM_AHEAD;
                 std::hint::black_box(warm(pending.as_slice()));
             }
             until_warm -= 1;
-            let Some(command) = pending.next() else {
+            let Some(command) = replay.pop().or_else(|| pending.next()) else {
                 break;
             };
             budget.charge(&command);
@@ -225,14 +247,14 @@ impl Writer {
                     if matches!(heads.settled().get(&spec.name), Some(None)) {
                         heads.settled().remove(&spec.name);
                     }
-                    Reply::Declare(tx, outcome, spec.name, watcher)
+                    Reply::Declare(tx, outcome, spec, watcher)
                 }
                 Command::Delete(name, tx) => {
                     topics_changed = true;
                     let outcome = self
                         .write_heads(heads.settled(), &touched)
                         .and_then(|()| self.savepoint(|w| w.delete(&name)));
-                    if matches!(outcome, Ok(true)) {
+                    if matches!(outcome, Ok(Some(_))) {
                         heads.settled().insert(name.clone(), None);
                         touched.retain(|t| *t != name);
                     }
@@ -243,31 +265,36 @@ impl Writer {
                     let outcome = self
                         .write_heads(heads.settled(), &touched)
                         .and_then(|()| self.savepoint(|w| w.trim(now, chunk, full)));
-                    Reply::Trim(tx, outcome)
+                    Reply::Trim(tx, outcome, now, chunk)
                 }
             };
-            replies.push(reply);
             if self.conn.is_autocommit() {
-                // SQLite rolled the whole transaction back (SQLITE_FULL,
-                // I/O errors): nothing of this drain is committed.
-                let error = replies
-                    .iter()
-                    .rev()
-                    .find_map(Reply::error)
-                    .unwrap_or_else(|| {
-                        named(StorageErrorKind::Other, "the transaction was rolled back")
-                    });
-                fail_replies(std::mem::take(&mut replies), &error);
+                // SQLite rolled the whole transaction back (SQLITE_FULL
+                // without a statement journal, I/O errors): nothing of it
+                // is committed. The command that failed fails alone, with
+                // its own error; the ones before it, not yet answered, are
+                // applied again in a new transaction (offsets are assigned
+                // afresh, so they stay dense).
+                let error = reply.error().unwrap_or_else(|| {
+                    named(StorageErrorKind::Other, "the transaction was rolled back")
+                });
+                fail_reply(reply, &error);
+                replay.extend(replies.drain(..).rev().map(Reply::into_command));
                 heads.clear();
                 touched.clear();
+                insert = None;
+                // Charged again as they are applied again.
+                budget = Budget::default();
                 if let Err(e) = self.run_cached("BEGIN IMMEDIATE") {
                     let error = sql("starting a write transaction", e);
-                    for command in pending {
+                    for command in replay.into_iter().rev().chain(pending) {
                         fail(command, &error);
                     }
                     return;
                 }
+                continue;
             }
+            replies.push(reply);
         }
         drop(insert);
         let heads = heads.settled();
@@ -284,22 +311,26 @@ impl Writer {
             return;
         }
         self.figures.committed(began_at.elapsed());
-        // Watchers first, as the in-memory storage does: when a publish
-        // returns, its topic's cursors have been told.
-        for name in touched {
-            if let Some(Some(head)) = heads.get(&name) {
-                self.watchers.committed(&name, head.next);
-            }
-        }
-        // Watchers change here, before the next transaction can commit:
-        // a watcher registered later would miss that commit's announcement.
+        // Watchers change here, in the order of the commands, before the
+        // heads are announced: a watcher declared in this transaction
+        // watches its topic when the appends after its declaration commit
+        // (it may hear of earlier ones of the transaction too: they are
+        // committed all the same), and one registered after the next
+        // transaction would miss that commit's announcement.
         for reply in replies.iter().filter(|_| topics_changed) {
             match reply {
-                Reply::Declare(_, Ok(_), name, watcher) => {
-                    self.watchers.register(name, watcher.clone());
+                Reply::Declare(_, Ok((_, id)), spec, watcher) => {
+                    self.watchers.register(&spec.name, *id, watcher.clone());
                 }
-                Reply::Delete(_, Ok(true), name) => self.watchers.deleted(name),
+                Reply::Delete(_, Ok(Some(id)), name) => self.watchers.deleted(name, *id),
                 _ => {}
+            }
+        }
+        // Watchers before completions, as the in-memory storage does: when
+        // a publish returns, its topic's cursors have been told.
+        for name in touched {
+            if let Some(Some(head)) = heads.get(&name) {
+                self.watchers.committed(&name, head.id, head.next);
             }
         }
         if let Err(flume::SendError(replies)) = deliver.send(replies) {
@@ -510,9 +541,7 @@ impl Writer {
             let Some(sql_effect) = effect.downcast_ref::<crate::SqlEffect>() else {
                 return Err(omg::storage::unsupported_effect());
             };
-            sql_effect
-                .run(&self.conn)
-                .map_err(|e| sql("running a batch's SQL effect", e))?;
+            sql_effect.run(&self.conn)?;
         }
         // Heads are written to `topics` once per drain (and before any
         // declare, delete or trim), not per batch.
@@ -524,26 +553,23 @@ impl Writer {
         Ok(results)
     }
 
-    fn declare(&self, spec: &TopicSpec) -> Result<TopicInfo> {
+    /// Creates or checks the topic; returns its range and id.
+    fn declare(&self, spec: &TopicSpec) -> Result<(TopicInfo, i64)> {
         if !spec.delivery.is_durable() {
             return Err(Error::Unsupported {
                 what: "storing an at-most-once topic",
                 why: "at-most-once topics live in memory only",
             });
         }
-        let (class, secs, nanos) = encode_delivery(&spec.delivery);
+        let requested = encode_delivery(&spec.delivery);
         self.conn
-            .prepare_cached(
-                "INSERT INTO topics (name, class, retain_secs, retain_nanos, message_type,
-                 first_offset, next_offset, last_ts) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6)
-                 ON CONFLICT (name) DO NOTHING",
-            )
+            .prepare_cached(INSERT_TOPIC)
             .and_then(|mut s| {
                 s.execute(params![
                     spec.name.as_str(),
-                    class,
-                    secs,
-                    nanos,
+                    requested.0,
+                    requested.1,
+                    requested.2,
                     spec.message_type,
                     i64::MIN
                 ])
@@ -573,7 +599,10 @@ impl Writer {
             delivery: decode_delivery(spec.name.as_str(), class, secs, nanos)?,
             message_type,
         };
-        if existing != *spec {
+        // Compared as stored (see `encode_delivery`).
+        let same = encode_delivery(&existing.delivery) == requested
+            && existing.message_type == spec.message_type;
+        if !same {
             return Err(Error::TopicMismatch {
                 topic: spec.name.clone(),
                 existing: existing.describe(),
@@ -585,20 +614,22 @@ impl Writer {
         self.conn
             .execute_batch(&MessageTable(id).create())
             .map_err(|e| sql("declaring a topic", e))?;
-        Ok(TopicInfo {
+        let info = TopicInfo {
             first_offset: first as u64,
             next_offset: next as u64,
-        })
+        };
+        Ok((info, id))
     }
 
-    fn delete(&self, name: &Name) -> Result<bool> {
+    /// Deletes the topic; returns its id, `None` if there was none.
+    fn delete(&self, name: &Name) -> Result<Option<i64>> {
         let id: Option<i64> = self
             .conn
             .prepare_cached("SELECT id FROM topics WHERE name = ?1")
             .and_then(|mut s| s.query_row([name.as_str()], |r| r.get(0)).optional())
             .map_err(|e| sql("deleting a topic", e))?;
         let Some(id) = id else {
-            return Ok(false);
+            return Ok(None);
         };
         self.conn
             .execute_batch(&MessageTable(id).drop_table())
@@ -607,13 +638,14 @@ impl Writer {
             "DELETE FROM keys WHERE topic_id = ?1",
             "DELETE FROM cursors WHERE topic_id = ?1",
             "DELETE FROM topics WHERE id = ?1",
+            REMEMBER_DELETED,
         ] {
             self.conn
                 .prepare_cached(statement)
                 .and_then(|mut s| s.execute([id]))
                 .map_err(|e| sql("deleting a topic", e))?;
         }
-        Ok(true)
+        Ok(Some(id))
     }
 
     /// Trims expired messages of at-least-once topics, at most `chunk` per
@@ -746,8 +778,18 @@ impl Reply {
             | Reply::One(_, Err(e), _)
             | Reply::Declare(_, Err(e), ..)
             | Reply::Delete(_, Err(e), _)
-            | Reply::Trim(_, Err(e)) => Some(e.clone()),
+            | Reply::Trim(_, Err(e), ..) => Some(e.clone()),
             _ => None,
+        }
+    }
+
+    /// The command again, its outcome dropped: its transaction rolled back.
+    fn into_command(self) -> Command {
+        match self {
+            Reply::Batch(c, _, batch) | Reply::One(c, _, batch) => Command::Batch(batch, c),
+            Reply::Declare(tx, _, spec, watcher) => Command::Declare(spec, watcher, tx),
+            Reply::Delete(tx, _, name) => Command::Delete(name, tx),
+            Reply::Trim(tx, _, now, chunk) => Command::Trim(now, chunk, tx),
         }
     }
 }
@@ -759,9 +801,9 @@ fn deliver_replies(replies: Vec<Reply>) {
         match reply {
             Reply::Batch(c, outcome, spent) => c.complete_returning(outcome, spent),
             Reply::One(c, outcome, spent) => c.complete_one_returning(outcome, spent),
-            Reply::Declare(tx, outcome, ..) => drop(tx.send(outcome)),
-            Reply::Delete(tx, outcome, _) => drop(tx.send(outcome)),
-            Reply::Trim(tx, outcome) => drop(tx.send(outcome)),
+            Reply::Declare(tx, outcome, ..) => drop(tx.send(outcome.map(|(info, _)| info))),
+            Reply::Delete(tx, outcome, _) => drop(tx.send(outcome.map(|id| id.is_some()))),
+            Reply::Trim(tx, outcome, ..) => drop(tx.send(outcome)),
         }
     }
 }
@@ -769,13 +811,18 @@ fn deliver_replies(replies: Vec<Reply>) {
 /// Fails every reply with `error`: their transaction did not commit.
 fn fail_replies(replies: Vec<Reply>, error: &Error) {
     for reply in replies {
-        match reply {
-            Reply::Batch(c, _, spent) => c.complete_returning(Err(error.clone()), spent),
-            Reply::One(c, _, spent) => c.complete_one_returning(Err(error.clone()), spent),
-            Reply::Declare(tx, ..) => drop(tx.send(Err(error.clone()))),
-            Reply::Delete(tx, ..) => drop(tx.send(Err(error.clone()))),
-            Reply::Trim(tx, _) => drop(tx.send(Err(error.clone()))),
-        }
+        fail_reply(reply, error);
+    }
+}
+
+/// Fails a reply with `error`: its command did not commit.
+fn fail_reply(reply: Reply, error: &Error) {
+    match reply {
+        Reply::Batch(c, _, spent) => c.complete_returning(Err(error.clone()), spent),
+        Reply::One(c, _, spent) => c.complete_one_returning(Err(error.clone()), spent),
+        Reply::Declare(tx, ..) => drop(tx.send(Err(error.clone()))),
+        Reply::Delete(tx, ..) => drop(tx.send(Err(error.clone()))),
+        Reply::Trim(tx, ..) => drop(tx.send(Err(error.clone()))),
     }
 }
 

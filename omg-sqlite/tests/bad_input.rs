@@ -1,5 +1,6 @@
 //! Files that are not (or no longer) good omg databases give named errors,
-//! are never modified, and never panic.
+//! are never modified, and never panic; a full one fails only the writes
+//! that do not fit.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,10 +10,18 @@
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
-use omg::{Agency, Delivery, Error, RecvError, StartAt, StorageErrorKind, Topic};
+use omg::{
+    Agency, Delivery, Error, RecvError, StartAt, StorageErrorKind, Topic,
+    storage::{Append, Completion, WriteBatch},
+};
 use omg_sqlite::{SqliteOptions, SqliteStorage};
+
+mod common;
+
+use common::{append, blocker, declare, name, options, payloads, queue, spec};
 
 fn kind_of(result: Result<SqliteStorage, Error>) -> StorageErrorKind {
     match result {
@@ -256,6 +265,51 @@ fn a_full_database_fails_publishes_with_full_and_keeps_what_was_committed() {
         assert_eq!(cursor.recv().unwrap().offset, offset);
     }
     agency.shutdown();
+}
+
+/// A batch that does not fit on a full database fails with `Full`; the
+/// batches before and after it in the same transaction, which do fit,
+/// commit with dense offsets. (A single-row INSERT has no statement
+/// journal, so SQLITE_FULL makes SQLite roll back the whole transaction:
+/// the writer applies the batches before the failed one again.)
+#[test]
+fn a_batch_too_big_for_a_full_database_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    let options = options(Duration::from_millis(5)).max_page_count(Some(100));
+    let s = SqliteStorage::open_with(&path, options).unwrap();
+    let _t = declare(&s, &spec("t", Delivery::ExactlyOnce));
+    let busy = queue(&s, blocker(200));
+    std::thread::sleep(Duration::from_millis(50));
+    let before: Vec<_> = (0..10)
+        .map(|i| queue(&s, WriteBatch::append(append("t", i))))
+        .collect();
+    let big = queue(
+        &s,
+        WriteBatch::append(Append::new(name("t"), vec![7; 1 << 20])),
+    );
+    let after: Vec<_> = (10..20)
+        .map(|i| queue(&s, WriteBatch::append(append("t", i))))
+        .collect();
+    busy.wait().unwrap();
+    let big = big.wait();
+    assert!(
+        matches!(&big, Err(Error::Storage(e)) if e.kind() == StorageErrorKind::Full),
+        "{big:?}"
+    );
+    let outcome = |c: Completion| match c.wait() {
+        Ok(a) => Ok(a[0].offset),
+        Err(Error::Storage(e)) => Err(e.kind()),
+        Err(e) => panic!("{e}"),
+    };
+    let offsets: Vec<_> = before.into_iter().chain(after).map(outcome).collect();
+    assert_eq!(
+        offsets,
+        (0..20).map(Ok).collect::<Vec<_>>(),
+        "the small appends that fit, before and after the big one"
+    );
+    let expected: Vec<_> = (0..20u8).map(|i| (u64::from(i), vec![i])).collect();
+    assert_eq!(payloads(&s, "t"), expected);
 }
 
 #[test]

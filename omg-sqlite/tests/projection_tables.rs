@@ -1,12 +1,21 @@
 //! A projection keeps its read model in its own SQLite tables, written in
 //! the same transaction as its cursor positions: rows and positions never
-//! disagree, even when a write fails.
+//! disagree, even when a write fails — and an effect that fails, even by
+//! panicking, fails its own batch only.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use omg::{Agency, Delivery, Name, agent::Projection};
+use omg::{
+    Agency, Delivery, Name, StorageErrorKind,
+    agent::Projection,
+    storage::{Admission, Storage, SubmitError, WriteBatch},
+};
 use omg_sqlite::{SqlEffect, SqliteStorage};
 use serde::{Deserialize, Serialize};
+
+mod common;
+
+use common::{append, blocker, declare, options, payloads, queue, spec};
 
 /// The model keeps only the SQL it still has to write.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -148,5 +157,47 @@ fn the_in_memory_storage_refuses_sql_effects_instead_of_dropping_them() -> Resul
         .storage()
         .cursor_position(&Name::new("moves")?, &Name::new("stock")?)?;
     assert_eq!(stored, None, "the failed checkpoint committed nothing");
+    Ok(())
+}
+
+/// A batch whose SQL effect panics fails alone, with a storage error naming
+/// the panic: the batches around it in the same transaction commit, and
+/// the storage keeps working.
+#[test]
+fn a_panicking_sql_effect_fails_only_its_own_batch() -> Result<(), omg::Error> {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open_with(dir.path().join("omg.db"), options(Duration::from_millis(5)))?;
+    let _t = declare(&s, &spec("t", Delivery::ExactlyOnce));
+    let busy = queue(&s, blocker(200));
+    std::thread::sleep(Duration::from_millis(50));
+    let before = queue(&s, WriteBatch::append(append("t", 1)));
+    let mut bad = WriteBatch::append(append("t", 9));
+    bad.push_effect(SqlEffect::new(|_| panic!("a bug in a projection's SQL effect")).into());
+    let bad = queue(&s, bad);
+    let after = queue(&s, WriteBatch::append(append("t", 2)));
+    busy.wait()?;
+    match bad.wait() {
+        Err(omg::Error::Storage(e)) => {
+            assert_eq!(e.kind(), StorageErrorKind::Other);
+            assert!(
+                e.to_string()
+                    .contains("SQL effect panicked: a bug in a projection's SQL effect"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(before.wait()?[0].offset, 0);
+    assert_eq!(after.wait()?[0].offset, 1);
+    let later = match s.submit(WriteBatch::append(append("t", 3)), Admission::Queue) {
+        Ok(c) => c.wait()?,
+        Err(SubmitError::Failed(e, _)) => return Err(e),
+        Err(SubmitError::Full(_)) => panic!("full"),
+    };
+    assert_eq!(later[0].offset, 2);
+    assert_eq!(
+        payloads(&s, "t"),
+        [(0, vec![1]), (1, vec![2]), (2, vec![3])]
+    );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! A file written by an older omg-sqlite opens with everything in it:
 //! version 1 kept all messages in one `messages` table, version 2 gives each
-//! topic a table of its own.
+//! topic a table of its own (and, since, remembers the largest deleted
+//! topic id in `deleted_topics`, which files of either version gain at open).
 
 #![allow(
     clippy::unwrap_used,
@@ -52,6 +53,7 @@ fn downgrade_to_v1(path: &Path) {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(
         "BEGIN;
+         DROP TABLE deleted_topics;
          CREATE TABLE messages (
              topic_id INTEGER NOT NULL,
              offset INTEGER NOT NULL,
@@ -119,13 +121,23 @@ fn a_version_1_file_opens_with_its_messages_keys_and_cursors() {
     assert_eq!(version, 2);
     assert_eq!(
         tables(&conn),
-        ["cursors", "keys", "messages_1", "messages_2", "topics"]
+        [
+            "cursors",
+            "deleted_topics",
+            "keys",
+            "messages_1",
+            "messages_2",
+            "topics"
+        ]
     );
     agency.shutdown();
 }
 
+/// A deleted topic's table goes with it, and its id is never given out
+/// again — also when it was the largest, and across a reopen: watchers (of
+/// any process) tell a re-created topic from the deleted one by its id.
 #[test]
-fn deleting_a_topic_drops_its_table() {
+fn deleting_a_topic_drops_its_table_and_retires_its_id() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("omg.db");
     let agency = open(&path);
@@ -134,6 +146,20 @@ fn deleting_a_topic_drops_its_table() {
     let conn = Connection::open(&path).unwrap();
     assert!(tables(&conn).contains(&"messages_1".to_owned()));
     assert!(agency.delete_topic("numbers").unwrap());
-    assert_eq!(tables(&conn), ["cursors", "keys", "topics"]);
+    assert_eq!(
+        tables(&conn),
+        ["cursors", "deleted_topics", "keys", "topics"]
+    );
+    self::numbers(&agency).publisher().publish(2).unwrap();
+    assert_eq!(topic_ids(&conn), [2]);
+    assert!(agency.delete_topic("numbers").unwrap());
+    agency.shutdown();
+    let agency = open(&path);
+    self::numbers(&agency).publisher().publish(3).unwrap();
+    assert_eq!(topic_ids(&conn), [3]);
+    assert_eq!(
+        tables(&conn),
+        ["cursors", "deleted_topics", "keys", "messages_3", "topics"]
+    );
     agency.shutdown();
 }

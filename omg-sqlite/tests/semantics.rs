@@ -4,68 +4,19 @@
     clippy::unwrap_used,
     reason = "test helpers: a failed unwrap is a failed test"
 )]
-use std::{
-    sync::{
-        Arc, Mutex, Weak,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use omg::{
-    Agency, Delivery, Error, Name, StartAt, StorageErrorKind, Timestamp,
+    Agency, Delivery, Error, StartAt, StorageErrorKind, Timestamp,
     storage::{
-        Admission, Append, CursorCommit, IdempotencyKey, ReadBuf, Storage, SubmitError, TopicSpec,
-        TopicWatcher, WriteBatch,
+        Admission, Append, CursorCommit, IdempotencyKey, ReadBuf, Storage, SubmitError, WriteBatch,
     },
 };
 use omg_sqlite::{SqliteOptions, SqliteStorage};
 
-#[derive(Default)]
-struct Heads(AtomicU64, Mutex<Vec<u64>>);
+mod common;
 
-impl TopicWatcher for Heads {
-    fn committed(&self, next_offset: u64) {
-        self.0.fetch_max(next_offset, Ordering::SeqCst);
-        self.1.lock().unwrap().push(next_offset);
-    }
-}
-
-fn name(s: &str) -> Name {
-    Name::new(s).unwrap()
-}
-
-fn spec(topic: &str, delivery: Delivery) -> TopicSpec {
-    TopicSpec {
-        name: name(topic),
-        delivery,
-        message_type: "bytes".into(),
-    }
-}
-
-fn declare(s: &SqliteStorage, spec: &TopicSpec) -> Arc<Heads> {
-    let heads = Arc::new(Heads::default());
-    let weak: Weak<dyn TopicWatcher> = Arc::downgrade(&heads) as Weak<dyn TopicWatcher>;
-    s.declare(spec, weak).unwrap();
-    heads
-}
-
-fn submit(s: &SqliteStorage, batch: WriteBatch) -> omg::storage::BatchOutcome {
-    match s.submit(batch, Admission::Queue) {
-        Ok(c) => c.wait(),
-        Err(_) => panic!("refused"),
-    }
-}
-
-fn append(topic: &str, byte: u8) -> Append {
-    Append::new(name(topic), vec![byte])
-}
-
-fn payloads(s: &SqliteStorage, topic: &str) -> Vec<(u64, Vec<u8>)> {
-    let mut buf = ReadBuf::new();
-    s.read(&name(topic), 0, 1_000_000, &mut buf).unwrap();
-    buf.iter().map(|r| (r.offset, r.payload.to_vec())).collect()
-}
+use common::{append, declare, name, nobody, payloads, spec, submit};
 
 #[test]
 fn appends_get_dense_offsets_and_survive_reopen() {
@@ -77,11 +28,11 @@ fn appends_get_dense_offsets_and_survive_reopen() {
         let out = submit(&s, WriteBatch::append(append("t", i))).unwrap();
         assert_eq!(out[0].offset, u64::from(i));
     }
-    assert_eq!(heads.0.load(Ordering::SeqCst), 10);
+    assert_eq!(heads.head(), 10);
     s.close();
     let s = SqliteStorage::open(&path).unwrap();
     let info = s
-        .declare(&spec("t", Delivery::ExactlyOnce), Weak::<Heads>::new())
+        .declare(&spec("t", Delivery::ExactlyOnce), nobody())
         .unwrap();
     assert_eq!((info.first_offset, info.next_offset), (0, 10));
     let expected: Vec<_> = (0..10u8).map(|i| (u64::from(i), vec![i])).collect();
@@ -178,7 +129,7 @@ fn unknown_topics_mismatches_and_at_most_once_are_refused() {
             retain: Duration::from_secs(1),
         },
     );
-    match s.declare(&other, Weak::<Heads>::new()) {
+    match s.declare(&other, nobody()) {
         Err(Error::TopicMismatch {
             topic,
             existing,
@@ -194,7 +145,7 @@ fn unknown_topics_mismatches_and_at_most_once_are_refused() {
         other => panic!("expected TopicMismatch, got {other:?}"),
     }
     assert!(matches!(
-        s.declare(&spec("m", Delivery::at_most_once()), Weak::<Heads>::new()),
+        s.declare(&spec("m", Delivery::at_most_once()), nobody()),
         Err(Error::Unsupported {
             what: "storing an at-most-once topic",
             ..
@@ -208,6 +159,36 @@ fn unknown_topics_mismatches_and_at_most_once_are_refused() {
     assert!(s.delete_topic(&name("t")).unwrap());
     assert!(!s.delete_topic(&name("t")).unwrap());
     assert_eq!(s.describe(&name("t")).unwrap(), None);
+}
+
+/// A retention longer than `i64::MAX` seconds (`Duration::MAX`: keep
+/// "forever") is stored clipped to `i64::MAX` seconds; a declaration
+/// compares deliveries as stored, so the topic is declarable (as in the
+/// in-memory storage), declarable again, also after a reopen, and still
+/// refuses another retention.
+#[test]
+fn an_at_least_once_topic_with_a_very_long_retention_can_be_declared() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omg.db");
+    let t = spec("t", Delivery::at_least_once_retain(Duration::MAX));
+    let memory = omg::storage::MemoryStorage::new();
+    assert!(memory.declare(&t, nobody()).is_ok());
+    for attempt in 0..3 {
+        let s = SqliteStorage::open(&path).unwrap();
+        for again in 0..2 {
+            let declared = s.declare(&t, nobody());
+            assert!(
+                declared.is_ok(),
+                "declaration {attempt}.{again}: {declared:?}"
+            );
+        }
+    }
+    let s = SqliteStorage::open(&path).unwrap();
+    let shorter = spec("t", Delivery::at_least_once_retain(Duration::from_secs(1)));
+    assert!(matches!(
+        s.declare(&shorter, nobody()),
+        Err(Error::TopicMismatch { .. })
+    ));
 }
 
 #[test]
@@ -357,7 +338,7 @@ fn another_storage_on_the_same_file_sees_commits_quickly() {
     submit(&b, WriteBatch::append(append("t", 2))).unwrap();
     submit(&a, WriteBatch::append(append("t", 3))).unwrap();
     for _ in 0..100 {
-        if heads.0.load(Ordering::SeqCst) == 3 {
+        if heads.head() == 3 {
             assert_eq!(
                 payloads(&b, "t"),
                 vec![(0, vec![1]), (1, vec![2]), (2, vec![3])]
@@ -444,7 +425,7 @@ fn a_declare_queued_behind_appends_sees_them_and_heads_persist() {
                 .unwrap()
         })
         .collect();
-    let info = s.declare(&t, Weak::<Heads>::new()).unwrap();
+    let info = s.declare(&t, nobody()).unwrap();
     assert_eq!(info.next_offset, 100);
     let more = submit(&s, WriteBatch::append(append("t", 100))).unwrap();
     assert_eq!(more[0].offset, 100);
@@ -459,7 +440,7 @@ fn a_declare_queued_behind_appends_sees_them_and_heads_persist() {
     );
     s.close();
     let s = SqliteStorage::open(&path).unwrap();
-    let info = s.declare(&t, Weak::<Heads>::new()).unwrap();
+    let info = s.declare(&t, nobody()).unwrap();
     assert_eq!((info.first_offset, info.next_offset), (0, 1));
 }
 
