@@ -412,7 +412,12 @@ impl<T: Message> Cursor<T> {
             }
             match step {
                 Err(e) => return Poll::Ready(Err(RecvError::Failed(e))),
-                Ok(Step::Ready(record)) => return self.before_processing_polled(record, cx),
+                Ok(Step::Ready(record))
+                    if self.policy() == Some(CommitPolicy::BeforeProcessing) =>
+                {
+                    return self.before_processing_polled(record, cx);
+                }
+                Ok(Step::Ready(record)) => return Poll::Ready(Ok(record)),
                 Ok(Step::Missed(n)) => return Poll::Ready(Err(RecvError::Lagged(n))),
                 Ok(Step::Empty) if !register => {
                     self.idle_polls += 1;
@@ -630,14 +635,14 @@ impl<T: Message> Cursor<T> {
         Ok(record)
     }
 
+    // Out of line: kept out of `poll_recv`, which readers of every other
+    // policy run per message and which must stay small enough to inline.
+    #[inline(never)]
     fn before_processing_polled(
         &mut self,
         record: Record<T>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Record<T>, RecvError>> {
-        if self.policy() != Some(CommitPolicy::BeforeProcessing) {
-            return Poll::Ready(Ok(record));
-        }
         match self.poll_commit(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(record)),
             Poll::Ready(Err(e)) => {
