@@ -4,12 +4,12 @@
 
 use std::sync::atomic::Ordering;
 
-use omg::{CommitPolicy, Delivery, StartAt};
+use omg::{CommitPolicy, StartAt};
 
 #[path = "common/gated.rs"]
 mod gated;
 
-use gated::gated;
+use gated::three_messages;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -17,14 +17,7 @@ type R = Result<(), Box<dyn std::error::Error>>;
 /// writes the position.
 #[test]
 fn commit_after_a_failed_commit_writes_the_position() -> R {
-    let (storage, agency) = gated();
-    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
-    for n in 0..3 {
-        topic.publisher().publish(n)?;
-    }
-    let mut cursor = topic
-        .named_cursor("c", StartAt::Earliest)?
-        .with_commit_policy(CommitPolicy::Manual);
+    let (storage, _agency, mut cursor) = three_messages(CommitPolicy::Manual)?;
     cursor.recv()?;
     cursor.recv()?;
     storage.fail_commits.store(1, Ordering::SeqCst);
@@ -51,14 +44,7 @@ fn commit_after_a_failed_commit_writes_the_position() -> R {
 /// is out, it does not write twice.
 #[test]
 fn try_commit_after_a_failed_receipt_writes_the_position() -> R {
-    let (storage, agency) = gated();
-    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
-    for n in 0..3 {
-        topic.publisher().publish(n)?;
-    }
-    let mut cursor = topic
-        .named_cursor("c", StartAt::Earliest)?
-        .with_commit_policy(CommitPolicy::Manual);
+    let (storage, _agency, mut cursor) = three_messages(CommitPolicy::Manual)?;
     cursor.recv()?;
     storage.fail_commits.store(1, Ordering::SeqCst);
     let mut failed = cursor.try_commit()?.ok_or("a position to commit")?;
@@ -76,14 +62,7 @@ fn try_commit_after_a_failed_receipt_writes_the_position() -> R {
 /// the next commit still writes the new position.
 #[test]
 fn seek_keeps_reporting_the_last_committed_position() -> R {
-    let (storage, agency) = gated();
-    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
-    for n in 0..3 {
-        topic.publisher().publish(n)?;
-    }
-    let mut cursor = topic
-        .named_cursor("c", StartAt::Earliest)?
-        .with_commit_policy(CommitPolicy::Manual);
+    let (storage, _agency, mut cursor) = three_messages(CommitPolicy::Manual)?;
     cursor.recv()?;
     cursor.commit()?;
     assert_eq!(cursor.committed(), Some(1));

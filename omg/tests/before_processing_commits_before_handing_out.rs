@@ -10,12 +10,12 @@ use std::{
 };
 
 use futures_core::Stream;
-use omg::{CommitPolicy, Delivery, RecvError, StartAt, TryRecvError};
+use omg::{CommitPolicy, RecvError, TryRecvError};
 
 #[path = "common/gated.rs"]
 mod gated;
 
-use gated::gated;
+use gated::three_messages;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -23,14 +23,7 @@ type R = Result<(), Box<dyn std::error::Error>>;
 /// `recv_async`, `try_recv` and the `Iterator` do.
 #[test]
 fn stream_with_before_processing_commits_what_it_yields() -> R {
-    let (storage, agency) = gated();
-    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
-    for n in 0..3 {
-        topic.publisher().publish(n)?;
-    }
-    let mut cursor = topic
-        .named_cursor("c", StartAt::Earliest)?
-        .with_commit_policy(CommitPolicy::BeforeProcessing);
+    let (storage, _agency, mut cursor) = three_messages(CommitPolicy::BeforeProcessing)?;
     let mut cx = Context::from_waker(Waker::noop());
     for n in 0..3 {
         match Pin::new(&mut cursor).poll_next(&mut cx) {
@@ -61,14 +54,7 @@ fn stream_with_before_processing_commits_what_it_yields() -> R {
 /// `recv` returns it (committing again) instead of skipping past it.
 #[test]
 fn before_processing_recv_whose_commit_failed_does_not_skip_the_message() -> R {
-    let (storage, agency) = gated();
-    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
-    for n in 0..3 {
-        topic.publisher().publish(n)?;
-    }
-    let mut cursor = topic
-        .named_cursor("c", StartAt::Earliest)?
-        .with_commit_policy(CommitPolicy::BeforeProcessing);
+    let (storage, _agency, mut cursor) = three_messages(CommitPolicy::BeforeProcessing)?;
     storage.fail_commits.store(1, Ordering::SeqCst);
     assert!(matches!(cursor.recv(), Err(RecvError::Failed(_))));
     assert_eq!(
@@ -89,14 +75,7 @@ fn before_processing_recv_whose_commit_failed_does_not_skip_the_message() -> R {
 /// no message; the next one returns the message after the last handed out.
 #[test]
 fn before_processing_try_recv_reporting_a_failed_commit_does_not_drop_a_message() -> R {
-    let (storage, agency) = gated();
-    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
-    for n in 0..3 {
-        topic.publisher().publish(n)?;
-    }
-    let mut cursor = topic
-        .named_cursor("c", StartAt::Earliest)?
-        .with_commit_policy(CommitPolicy::BeforeProcessing);
+    let (storage, _agency, mut cursor) = three_messages(CommitPolicy::BeforeProcessing)?;
     storage.fail_commits.store(1, Ordering::SeqCst);
     assert_eq!(cursor.try_recv().ok().map(|r| r.offset), Some(0));
     // The failure of the commit past 0 is reported now.

@@ -10,7 +10,8 @@ use std::sync::{
 };
 
 use omg::{
-    Agency, Error, Name, StorageError, StorageErrorKind, Timestamp,
+    Agency, CommitPolicy, Cursor, Delivery, Error, Name, StartAt, StorageError, StorageErrorKind,
+    Timestamp,
     storage::{
         Admission, Completer, Completion, IdempotencyKey, MemoryStorage, ReadBuf, ReadInfo,
         Storage, SubmitError, TopicInfo, TopicSpec, TopicWatcher, WriteBatch,
@@ -119,4 +120,24 @@ pub(crate) fn gated() -> (Arc<Gated>, Agency) {
     let storage = Arc::new(Gated::default());
     let agency = Agency::builder().storage(storage.clone()).build();
     (storage, agency)
+}
+
+/// A gated agency whose exactly-once topic `t` holds 0, 1 and 2, and a
+/// named cursor `c` on it from the earliest message, with `policy`.
+#[allow(
+    dead_code,
+    reason = "included by several test files; not all of them use it"
+)]
+pub(crate) fn three_messages(
+    policy: CommitPolicy,
+) -> omg::Result<(Arc<Gated>, Agency, Cursor<u64>)> {
+    let (storage, agency) = gated();
+    let topic = agency.topic::<u64>("t", Delivery::exactly_once())?;
+    for n in 0..3 {
+        topic.publisher().publish(n)?;
+    }
+    let cursor = topic
+        .named_cursor("c", StartAt::Earliest)?
+        .with_commit_policy(policy);
+    Ok((storage, agency, cursor))
 }
