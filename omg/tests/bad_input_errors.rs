@@ -1,19 +1,16 @@
 //! Every bad input gets its named error, and nothing is half-done.
 
-use std::{
-    sync::{Arc, Weak},
-    thread,
-    time::Duration,
-};
+use std::{sync::atomic::Ordering, thread, time::Duration};
 
 use omg::{
-    Agency, Delivery, Error, MAX_KEY_LEN, MAX_NAME_LEN, Name, RecvError, StartAt, Timestamp,
+    Agency, Delivery, Error, MAX_KEY_LEN, MAX_NAME_LEN, Name, RecvError, StartAt,
     TryPublishFailure, TryRecvError,
-    storage::{
-        Admission, Completion, MemoryStorage, ReadBuf, ReadInfo, Storage, SubmitError, TopicInfo,
-        TopicSpec, TopicWatcher, WriteBatch,
-    },
 };
+
+#[path = "common/gated.rs"]
+mod gated;
+
+use gated::gated;
 
 #[test]
 fn redeclaring_with_another_class_options_or_type_is_a_mismatch() -> omg::Result<()> {
@@ -335,57 +332,10 @@ fn keys_and_named_cursors_on_at_most_once_are_unsupported() -> omg::Result<()> {
     Ok(())
 }
 
-/// A storage whose queue is always full for `Admission::IfRoom`.
-#[derive(Debug, Default)]
-struct AlwaysFull(MemoryStorage);
-
-impl Storage for AlwaysFull {
-    fn declare(&self, spec: &TopicSpec, watcher: Weak<dyn TopicWatcher>) -> omg::Result<TopicInfo> {
-        self.0.declare(spec, watcher)
-    }
-    fn describe(&self, topic: &Name) -> omg::Result<Option<TopicSpec>> {
-        self.0.describe(topic)
-    }
-    fn topics(&self) -> omg::Result<Vec<TopicSpec>> {
-        self.0.topics()
-    }
-    fn delete_topic(&self, topic: &Name) -> omg::Result<bool> {
-        self.0.delete_topic(topic)
-    }
-    fn submit(&self, batch: WriteBatch, admission: Admission) -> Result<Completion, SubmitError> {
-        match admission {
-            Admission::IfRoom => Err(SubmitError::Full(batch)),
-            Admission::Queue => self.0.submit(batch, admission),
-        }
-    }
-    fn read(
-        &self,
-        topic: &Name,
-        from: u64,
-        max: usize,
-        out: &mut ReadBuf,
-    ) -> omg::Result<ReadInfo> {
-        self.0.read(topic, from, max, out)
-    }
-    fn offset_at(&self, topic: &Name, time: Timestamp) -> omg::Result<u64> {
-        self.0.offset_at(topic, time)
-    }
-    fn cursor_position(&self, topic: &Name, cursor: &Name) -> omg::Result<Option<u64>> {
-        self.0.cursor_position(topic, cursor)
-    }
-    fn trim_expired(&self, now: Timestamp) -> omg::Result<u64> {
-        self.0.trim_expired(now)
-    }
-    fn close(&self) {
-        self.0.close();
-    }
-}
-
 #[test]
 fn try_publish_on_a_full_queue_gives_the_message_back() -> omg::Result<()> {
-    let agency = Agency::builder()
-        .storage(Arc::new(AlwaysFull::default()))
-        .build();
+    let (storage, agency) = gated();
+    storage.full.store(true, Ordering::SeqCst);
     for (i, delivery) in [Delivery::at_least_once(), Delivery::exactly_once()]
         .into_iter()
         .enumerate()

@@ -4,6 +4,11 @@
 //! Include it with `#[path = "common/gated.rs"] mod gated;` (not through
 //! `mod common;`, whose other users do not need it).
 
+#![allow(
+    dead_code,
+    reason = "included by several test files, each using a part of it"
+)]
+
 use std::sync::{
     Arc, Mutex, Weak,
     atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -19,7 +24,8 @@ use omg::{
 };
 
 /// A [`MemoryStorage`] that can fail the next cursor commits (as an I/O
-/// error) and hold writes pending (as a backend with a writer thread does).
+/// error), hold writes pending (as a backend with a writer thread does),
+/// and refuse every `Admission::IfRoom` write as if its queue were full.
 #[derive(Debug, Default)]
 pub(crate) struct Gated {
     inner: MemoryStorage,
@@ -27,6 +33,9 @@ pub(crate) struct Gated {
     pub(crate) fail_commits: AtomicUsize,
     /// While set, writes wait in `held` until [`Gated::release`].
     pub(crate) hold: AtomicBool,
+    /// While set, `Admission::IfRoom` writes are refused with
+    /// `SubmitError::Full`; `Admission::Queue` ones go through.
+    pub(crate) full: AtomicBool,
     held: Mutex<Vec<(WriteBatch, Completer)>>,
 }
 
@@ -67,6 +76,9 @@ impl Storage for Gated {
         self.inner.delete_topic(topic)
     }
     fn submit(&self, batch: WriteBatch, admission: Admission) -> Result<Completion, SubmitError> {
+        if admission.may_refuse() && self.full.load(Ordering::SeqCst) {
+            return Err(SubmitError::Full(batch));
+        }
         if batch.appends.is_empty()
             && self
                 .fail_commits
