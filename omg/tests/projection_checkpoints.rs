@@ -7,20 +7,19 @@
     reason = "test helpers: a failed unwrap is a failed test"
 )]
 
-use std::{
-    future::Future,
-    sync::{Arc, Mutex, Weak},
-};
+use std::{future::Future, sync::atomic::Ordering};
 
 use omg::{
-    Agency, Delivery, Name, Timestamp,
+    Agency, Delivery,
     agent::Projection,
-    storage::{
-        Admission, Completion, Effect, IdempotencyKey, MemoryStorage, ReadBuf, ReadInfo, Storage,
-        SubmitError, TopicInfo, TopicSpec, TopicWatcher, WriteBatch, stored_name,
-    },
+    storage::{Effect, ReadBuf, stored_name},
 };
 use serde::{Deserialize, Serialize};
+
+#[path = "common/gated.rs"]
+mod gated;
+
+use gated::{Tag, gated};
 
 fn head(agency: &Agency, topic: &str) -> omg::Result<u64> {
     let mut buf = ReadBuf::new();
@@ -57,98 +56,6 @@ fn a_catch_up_that_applied_nothing_writes_no_checkpoint() -> Result<(), Box<dyn 
     Ok(())
 }
 
-/// A storage that accepts `Tag` effects (recording the ones of committed
-/// batches) and forwards everything else to a memory storage.
-#[derive(Debug, Default)]
-struct EffectStorage {
-    inner: MemoryStorage,
-    applied: Mutex<Vec<u32>>,
-    /// While `Some`, batches wait here until [`EffectStorage::release`].
-    held: Mutex<Option<Vec<(WriteBatch, omg::storage::Completer)>>>,
-}
-
-impl EffectStorage {
-    fn hold(&self) {
-        *self.held.lock().unwrap() = Some(Vec::new());
-    }
-
-    /// Commits the held batches in order and stops holding.
-    fn release(&self) {
-        let held = self.held.lock().unwrap().take().unwrap_or_default();
-        for (batch, completer) in held {
-            completer.complete(self.apply(batch));
-        }
-    }
-
-    fn apply(&self, mut batch: WriteBatch) -> omg::storage::BatchOutcome {
-        let tags: Vec<u32> = batch
-            .effects
-            .iter()
-            .map(|e| e.downcast_ref::<Tag>().expect("only Tag effects").0)
-            .collect();
-        batch.effects.clear();
-        let outcome = match self.inner.submit(batch, Admission::Queue) {
-            Ok(completion) => completion.wait(),
-            Err(SubmitError::Failed(e, _)) => Err(e),
-            Err(SubmitError::Full(_)) => unreachable!("memory storage queues everything"),
-        };
-        if outcome.is_ok() {
-            self.applied.lock().unwrap().extend(tags);
-        }
-        outcome
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Tag(u32);
-
-impl Storage for EffectStorage {
-    fn declare(&self, spec: &TopicSpec, watcher: Weak<dyn TopicWatcher>) -> omg::Result<TopicInfo> {
-        self.inner.declare(spec, watcher)
-    }
-    fn describe(&self, topic: &Name) -> omg::Result<Option<TopicSpec>> {
-        self.inner.describe(topic)
-    }
-    fn topics(&self) -> omg::Result<Vec<TopicSpec>> {
-        self.inner.topics()
-    }
-    fn delete_topic(&self, topic: &Name) -> omg::Result<bool> {
-        self.inner.delete_topic(topic)
-    }
-    fn submit(&self, batch: WriteBatch, _admission: Admission) -> Result<Completion, SubmitError> {
-        if let Some(held) = self.held.lock().unwrap().as_mut() {
-            let (completer, completion) = Completion::pending();
-            held.push((batch, completer));
-            return Ok(completion);
-        }
-        Ok(Completion::ready(self.apply(batch)))
-    }
-    fn read(
-        &self,
-        topic: &Name,
-        from: u64,
-        max: usize,
-        out: &mut ReadBuf,
-    ) -> omg::Result<ReadInfo> {
-        self.inner.read(topic, from, max, out)
-    }
-    fn offset_at(&self, topic: &Name, time: Timestamp) -> omg::Result<u64> {
-        self.inner.offset_at(topic, time)
-    }
-    fn cursor_position(&self, topic: &Name, cursor: &Name) -> omg::Result<Option<u64>> {
-        self.inner.cursor_position(topic, cursor)
-    }
-    fn key_offset(&self, topic: &Name, key: &IdempotencyKey) -> omg::Result<Option<u64>> {
-        self.inner.key_offset(topic, key)
-    }
-    fn trim_expired(&self, now: Timestamp) -> omg::Result<u64> {
-        self.inner.trim_expired(now)
-    }
-    fn close(&self) {
-        self.inner.close();
-    }
-}
-
 fn rows_projection(agency: &Agency, rows: &omg::Topic<u32>) -> omg::Result<Projection<Rows>> {
     Projection::<Rows>::builder(agency, "rows-table")?
         .source(rows, |model: &mut Rows, row| {
@@ -179,21 +86,19 @@ struct Rows {
 #[test]
 fn each_projection_effect_is_committed_once_when_catch_up_follows_try_catch_up()
 -> Result<(), Box<dyn std::error::Error>> {
-    let storage = Arc::new(EffectStorage::default());
-    let dyn_storage: Arc<dyn Storage> = storage.clone();
-    let agency = Agency::builder().storage(dyn_storage).build();
+    let (storage, agency) = gated();
     let rows = agency.topic::<u32>("rows", Delivery::exactly_once())?;
     let publisher = rows.publisher();
     let mut projection = rows_projection(&agency, &rows)?;
 
     publisher.publish(1)?;
     projection.try_catch_up()?;
-    assert_eq!(*storage.applied.lock().unwrap(), [1]);
+    assert_eq!(storage.committed_tags(), [1]);
 
     publisher.publish(2)?;
     projection.catch_up()?;
     assert_eq!(
-        *storage.applied.lock().unwrap(),
+        storage.committed_tags(),
         [1, 2],
         "row 1's effect was committed by the first checkpoint already"
     );
@@ -202,7 +107,7 @@ fn each_projection_effect_is_committed_once_when_catch_up_follows_try_catch_up()
     let later =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| projection.try_catch_up()));
     assert!(later.is_ok(), "try_catch_up panicked");
-    assert_eq!(*storage.applied.lock().unwrap(), [1, 2, 3]);
+    assert_eq!(storage.committed_tags(), [1, 2, 3]);
     Ok(())
 }
 
@@ -213,14 +118,12 @@ fn each_projection_effect_is_committed_once_when_catch_up_follows_try_catch_up()
 #[test]
 fn a_cancelled_catch_up_async_does_not_commit_its_effects_twice()
 -> Result<(), Box<dyn std::error::Error>> {
-    let storage = Arc::new(EffectStorage::default());
-    let dyn_storage: Arc<dyn Storage> = storage.clone();
-    let agency = Agency::builder().storage(dyn_storage).build();
+    let (storage, agency) = gated();
     let rows = agency.topic::<u32>("rows", Delivery::exactly_once())?;
     rows.publisher().publish(1)?;
     let mut projection = rows_projection(&agency, &rows)?;
 
-    storage.hold();
+    storage.hold.store(true, Ordering::SeqCst);
     {
         let mut future = std::pin::pin!(projection.catch_up_async());
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
@@ -231,12 +134,12 @@ fn a_cancelled_catch_up_async_does_not_commit_its_effects_twice()
         // Dropped here: the checkpoint stays submitted.
     }
     storage.release();
-    assert_eq!(*storage.applied.lock().unwrap(), [1]);
+    assert_eq!(storage.committed_tags(), [1]);
 
     rows.publisher().publish(2)?;
     projection.catch_up()?;
     assert_eq!(
-        *storage.applied.lock().unwrap(),
+        storage.committed_tags(),
         [1, 2],
         "row 1's effect was committed by the cancelled call's checkpoint"
     );

@@ -18,14 +18,16 @@ use omg::{
     Agency, CommitPolicy, Cursor, Delivery, Error, Name, StartAt, StorageError, StorageErrorKind,
     Timestamp,
     storage::{
-        Admission, Completer, Completion, IdempotencyKey, MemoryStorage, ReadBuf, ReadInfo,
-        Storage, SubmitError, TopicInfo, TopicSpec, TopicWatcher, WriteBatch,
+        Admission, BatchOutcome, Completer, Completion, IdempotencyKey, MemoryStorage, ReadBuf,
+        ReadInfo, Storage, SubmitError, TopicInfo, TopicSpec, TopicWatcher, WriteBatch,
+        unsupported_effect,
     },
 };
 
 /// A [`MemoryStorage`] that can fail the next cursor commits (as an I/O
 /// error), hold writes pending (as a backend with a writer thread does),
-/// and refuse every `Admission::IfRoom` write as if its queue were full.
+/// refuse every `Admission::IfRoom` write as if its queue were full, and
+/// apply [`Tag`] effects (recording those of committed batches, in order).
 #[derive(Debug, Default)]
 pub(crate) struct Gated {
     inner: MemoryStorage,
@@ -37,21 +39,54 @@ pub(crate) struct Gated {
     /// `SubmitError::Full`; `Admission::Queue` ones go through.
     pub(crate) full: AtomicBool,
     held: Mutex<Vec<(WriteBatch, Completer)>>,
+    /// The [`Tag`]s of the committed batches, in commit order.
+    tags: Mutex<Vec<u32>>,
 }
 
+/// The one backend effect [`Gated`] knows: it records the number when the
+/// batch carrying it commits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tag(pub(crate) u32);
+
 impl Gated {
+    /// The [`Tag`]s of the committed batches so far, in commit order.
+    pub(crate) fn committed_tags(&self) -> Vec<u32> {
+        self.tags.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Applies `batch` to the memory storage, its [`Tag`] effects recorded
+    /// if it commits (the memory storage itself refuses effects).
+    fn apply(&self, mut batch: WriteBatch) -> BatchOutcome {
+        let tags: Option<Vec<u32>> = batch
+            .effects
+            .iter()
+            .map(|e| e.downcast_ref::<Tag>().map(|t| t.0))
+            .collect();
+        let Some(tags) = tags else {
+            return Err(unsupported_effect());
+        };
+        batch.effects.clear();
+        let outcome = match self.inner.submit(batch, Admission::Queue) {
+            Ok(completion) => completion.wait(),
+            Err(SubmitError::Failed(e, _)) => Err(e),
+            Err(SubmitError::Full(_)) => unreachable!("the memory storage always queues"),
+        };
+        if outcome.is_ok() {
+            self.tags
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(tags);
+        }
+        outcome
+    }
+
     /// Stops holding writes and applies those held, completing them.
     pub(crate) fn release(&self) {
         self.hold.store(false, Ordering::SeqCst);
         let held: Vec<_> =
             std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
         for (batch, completer) in held {
-            let outcome = match self.inner.submit(batch, Admission::Queue) {
-                Ok(completion) => completion.wait(),
-                Err(SubmitError::Failed(e, _)) => Err(e),
-                Err(SubmitError::Full(_)) => unreachable!("the memory storage always queues"),
-            };
-            completer.complete(outcome);
+            completer.complete(self.apply(batch));
         }
     }
 
@@ -98,7 +133,11 @@ impl Storage for Gated {
                 .push((batch, completer));
             return Ok(completion);
         }
-        self.inner.submit(batch, admission)
+        if batch.effects.is_empty() {
+            self.inner.submit(batch, admission)
+        } else {
+            Ok(Completion::ready(self.apply(batch)))
+        }
     }
     fn read(
         &self,
