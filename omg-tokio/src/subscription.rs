@@ -590,9 +590,11 @@ where
         while let Some((_, reply)) = self.pending.pop_front() {
             // Counted, but not for the commit: everything from `offset` on
             // is delivered again.
+            // `Ok(Err(..))` is a handler error or an ask the stopping actor
+            // sent back unhandled: a failure too.
             let counter = match reply.await {
-                Ok(_) => &counters.processed,
-                Err(_) => &counters.failures,
+                Ok(Ok(_)) => &counters.processed,
+                Ok(Err(_)) | Err(_) => &counters.failures,
             };
             counter.fetch_add(1, Ordering::Relaxed);
         }
@@ -713,9 +715,15 @@ where
     /// Settles what is in flight and commits what was processed in order.
     async fn finish(mut self, outcome: Outcome) -> Outcome {
         while let Some((offset, reply)) = self.pending.pop_front() {
-            match reply.await {
-                Ok(_) => self.processed(offset),
-                Err(_) => self.not_processed(offset),
+            // Only an `Ok` reply counts; a handler error, an ask the actor
+            // sent back unhandled or no reply stops the commit before it.
+            let result = reply.await;
+            if self.settled(offset, result).is_some() {
+                self.shared
+                    .counters
+                    .failures
+                    .fetch_add(1, Ordering::Relaxed);
+                self.not_processed(offset);
             }
         }
         match self.commit().await {
