@@ -323,7 +323,10 @@ impl<S, T: Message> Source<S> for Subscription<S, T> {
                 failed = Some(e);
             }
         }
-        if self.ended {
+        // A topic that ended under the handler still gets a commit attempt
+        // for what it handled: its error tells the caller that these
+        // messages will be delivered again.
+        if self.ended && self.uncommitted == 0 {
             return failed;
         }
         if failed.is_some() {

@@ -103,9 +103,11 @@ impl<S: 'static> Worker<S> {
             .handler
             .tick
             .as_ref()
-            .map(|(interval, _)| Instant::now() + *interval);
+            // An interval beyond the clock's range never comes due.
+            .and_then(|(interval, _)| Instant::now().checked_add(*interval));
         let mut state = match self.build_state(&mut consecutive) {
             Some(state) => state,
+            None if self.stopping() => return self.finish(HandlerStatus::Stopped),
             None => return self.finish(HandlerStatus::Failed),
         };
         self.counters.set_status(HandlerStatus::Running);
@@ -127,7 +129,10 @@ impl<S: 'static> Worker<S> {
                 other => other,
             };
             if let Some(due) = next_tick.filter(|due| Instant::now() >= *due) {
-                if !self.run_tick(&mut state) {
+                if self.run_tick(&mut state) {
+                    // Failures in a row are what the restart limit counts.
+                    consecutive = 0;
+                } else {
                     match self.restart(&mut consecutive) {
                         Some(new) => drop_contained(std::mem::replace(&mut state, new)),
                         None if self.stopping() => break HandlerStatus::Stopped,
@@ -135,7 +140,7 @@ impl<S: 'static> Worker<S> {
                     }
                 }
                 if let Some((interval, _)) = &self.handler.tick {
-                    next_tick = Some(following_tick(due, *interval, Instant::now()));
+                    next_tick = following_tick(due, *interval, Instant::now());
                 }
                 continue;
             }
@@ -305,15 +310,7 @@ impl<S: 'static> Worker<S> {
         if !self.policy.allows(*consecutive) {
             return None;
         }
-        self.counters.set_status(HandlerStatus::BackingOff);
-        let until = Instant::now() + self.policy.backoff(*consecutive);
-        while Instant::now() < until {
-            if self.stopping() {
-                return None;
-            }
-            self.park(Some(until));
-        }
-        if self.stopping() {
+        if !self.back_off(*consecutive) {
             return None;
         }
         let _span = tracing::debug_span!("restart", handler = %self.handler.name).entered();
@@ -337,17 +334,28 @@ impl<S: 'static> Worker<S> {
                     tracing::warn!(handler = %self.handler.name, %reason, "handler failed");
                     self.counters.record_failure(reason);
                     *consecutive = consecutive.saturating_add(1);
-                    if !self.policy.allows(*consecutive) || self.stopping() {
+                    if !self.policy.allows(*consecutive) || !self.back_off(*consecutive) {
                         return None;
-                    }
-                    let until = Instant::now() + self.policy.backoff(*consecutive);
-                    while Instant::now() < until && !self.stopping() {
-                        self.park(Some(until));
                     }
                     Counters::add(&self.counters.restarts, 1);
                 }
             }
         }
+    }
+
+    /// Waits out the backoff before the `consecutive`-th restart, shown as
+    /// `BackingOff`; `false` when a shutdown interrupted it. A backoff
+    /// beyond the clock's range waits for the shutdown.
+    fn back_off(&self, consecutive: u32) -> bool {
+        self.counters.set_status(HandlerStatus::BackingOff);
+        let until = Instant::now().checked_add(self.policy.backoff(consecutive));
+        while until.is_none_or(|until| Instant::now() < until) {
+            if self.stopping() {
+                return false;
+            }
+            self.park(until);
+        }
+        !self.stopping()
     }
 
     fn park(&self, until: Option<Instant>) {
@@ -390,14 +398,14 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 
 /// The first tick after `now` on the grid `due + k * interval` (a tick late
 /// by more than an interval is skipped, and the phase is kept).
-fn following_tick(due: Instant, interval: Duration, now: Instant) -> Instant {
-    let next = due + interval;
+fn following_tick(due: Instant, interval: Duration, now: Instant) -> Option<Instant> {
+    let next = due.checked_add(interval)?;
     if next > now {
-        return next;
+        return Some(next);
     }
     let behind = now.duration_since(due).as_nanos() / interval.as_nanos().max(1);
     let steps = u32::try_from(behind.saturating_add(1)).unwrap_or(u32::MAX);
-    due + interval.saturating_mul(steps)
+    due.checked_add(interval.saturating_mul(steps))
 }
 
 #[cfg(test)]
@@ -411,22 +419,24 @@ mod tests {
         // On time: the next tick is one interval after the due one.
         assert_eq!(
             following_tick(start, ms(100), start + ms(5)),
-            start + ms(100)
+            Some(start + ms(100))
         );
         // Late by less than an interval: still on the grid.
         assert_eq!(
             following_tick(start, ms(100), start + ms(99)),
-            start + ms(100)
+            Some(start + ms(100))
         );
         // Late by more: the missed ticks are skipped, the phase is kept.
         assert_eq!(
             following_tick(start, ms(100), start + ms(100)),
-            start + ms(200)
+            Some(start + ms(200))
         );
         assert_eq!(
             following_tick(start, ms(100), start + ms(350)),
-            start + ms(400)
+            Some(start + ms(400))
         );
+        // Beyond the clock's range: never.
+        assert_eq!(following_tick(start, Duration::MAX, start), None);
     }
 
     #[test]
