@@ -12,7 +12,7 @@ use kameo::{
     message::{Context, Message},
 };
 use omg::{Agency, Delivery, StartAt};
-use omg_tokio::{SubscribeOptions, TopicMessage, subscribe_with};
+use omg_tokio::{SubscribeOptions, SubscriptionEnd, TopicMessage, subscribe_with};
 use tokio::sync::{Notify, mpsc};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -34,26 +34,57 @@ struct Gated {
     panic_first: bool,
 }
 
-#[derive(Clone)]
-struct GatedArgs {
-    started: mpsc::UnboundedSender<u64>,
-    gate: Arc<Notify>,
-    stop_after_first: bool,
-    panic_first: bool,
-}
-
 impl Actor for Gated {
-    type Args = GatedArgs;
+    type Args = Self;
     type Error = Infallible;
 
-    async fn on_start(a: GatedArgs, _: ActorRef<Self>) -> Result<Self, Infallible> {
-        Ok(Self {
-            started: a.started,
-            gate: a.gate,
-            stop_after_first: a.stop_after_first,
-            panic_first: a.panic_first,
-        })
+    async fn on_start(gated: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
+        Ok(gated)
     }
+}
+
+/// A `Gated` actor (with `stop_after_first` and `panic_first`) subscribed
+/// to two messages with a named cursor `gated`, two asks in flight: offset
+/// 0 is being handled and waits at the gate, offset 1 waits in the mailbox.
+struct Scenario {
+    topic: omg::Topic<u64>,
+    started: mpsc::UnboundedReceiver<u64>,
+    gate: Arc<Notify>,
+    actor: ActorRef<Gated>,
+    feed: omg_tokio::Subscription,
+}
+
+async fn scenario(
+    agency: &Agency,
+    stop_after_first: bool,
+    panic_first: bool,
+) -> Result<Scenario, Box<dyn std::error::Error>> {
+    let topic = two_messages(agency).await?;
+    let (started, mut started_rx) = mpsc::unbounded_channel();
+    let gate = Arc::new(Notify::new());
+    let actor = Gated::spawn(Gated {
+        started,
+        gate: gate.clone(),
+        stop_after_first,
+        panic_first,
+    });
+    let feed = subscribe_with(
+        &actor,
+        topic.named_cursor("gated", StartAt::Earliest)?,
+        SubscribeOptions::default().in_flight(2),
+    )?;
+    assert_eq!(
+        tokio::time::timeout(GUARD, started_rx.recv()).await?,
+        Some(0)
+    );
+    wait_delivered(&feed, 2).await;
+    Ok(Scenario {
+        topic,
+        started: started_rx,
+        gate,
+        actor,
+        feed,
+    })
 }
 
 impl Message<TopicMessage<u64>> for Gated {
@@ -130,32 +161,17 @@ async fn resumes_at(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_with_a_failed_reply_in_flight_does_not_commit_past_it() -> TestResult {
     let agency = Agency::in_memory();
-    let topic = two_messages(&agency).await?;
-    let (started, mut started_rx) = mpsc::unbounded_channel();
-    let gate = Arc::new(Notify::new());
-    let actor = Gated::spawn(GatedArgs {
-        started,
-        gate: gate.clone(),
-        stop_after_first: false,
-        panic_first: false,
-    });
-    let feed = subscribe_with(
-        &actor,
-        topic.named_cursor("gated", StartAt::Earliest)?,
-        SubscribeOptions::default().in_flight(2),
-    )?;
-    // Offset 0 is being handled, offset 1 waits in the mailbox.
-    assert_eq!(
-        tokio::time::timeout(GUARD, started_rx.recv()).await?,
-        Some(0)
-    );
-    wait_delivered(&feed, 2).await;
-
+    let Scenario {
+        topic, gate, feed, ..
+    } = scenario(&agency, false, false).await?;
     let mut stopping = Box::pin(feed.stop());
     poll_once(&mut stopping).await; // the stop is requested now
     gate.notify_one();
     let outcome = tokio::time::timeout(GUARD, stopping).await?;
-    println!("outcome: {outcome:?}");
+    assert!(
+        matches!(outcome, Ok(SubscriptionEnd::Stopped)),
+        "{outcome:?}"
+    );
 
     // Offset 1's handler returned an error: the cursor must resume there.
     assert_eq!(
@@ -172,36 +188,26 @@ async fn stopping_with_a_failed_reply_in_flight_does_not_commit_past_it() -> Tes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_while_the_actor_bounces_queued_asks_does_not_commit_them() -> TestResult {
     let agency = Agency::in_memory();
-    let topic = two_messages(&agency).await?;
-    let (started, mut started_rx) = mpsc::unbounded_channel();
-    let gate = Arc::new(Notify::new());
-    let actor = Gated::spawn(GatedArgs {
-        started,
-        gate: gate.clone(),
-        stop_after_first: true,
-        panic_first: false,
-    });
-    let feed = subscribe_with(
-        &actor,
-        topic.named_cursor("gated", StartAt::Earliest)?,
-        SubscribeOptions::default().in_flight(2),
-    )?;
-    assert_eq!(
-        tokio::time::timeout(GUARD, started_rx.recv()).await?,
-        Some(0)
-    );
-    wait_delivered(&feed, 2).await;
-
+    let Scenario {
+        topic,
+        mut started,
+        gate,
+        actor,
+        feed,
+    } = scenario(&agency, true, false).await?;
     let mut stopping = Box::pin(feed.stop());
     poll_once(&mut stopping).await;
     gate.notify_one(); // offset 0 replies Ok and stops the actor
     let outcome = tokio::time::timeout(GUARD, stopping).await?;
-    println!("outcome: {outcome:?}");
+    assert!(
+        matches!(outcome, Ok(SubscriptionEnd::Stopped)),
+        "{outcome:?}"
+    );
     tokio::time::timeout(GUARD, actor.wait_for_shutdown()).await?;
 
     // Offset 1 was never handled (the handler would have told us).
     assert!(
-        started_rx.try_recv().is_err(),
+        started.try_recv().is_err(),
         "offset 1 was handled after all"
     );
     assert_eq!(
@@ -217,26 +223,14 @@ async fn stopping_while_the_actor_bounces_queued_asks_does_not_commit_them() -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounced_asks_after_a_panic_count_as_failures_not_processed() -> TestResult {
     let agency = Agency::in_memory();
-    let topic = two_messages(&agency).await?;
-    let (started, mut started_rx) = mpsc::unbounded_channel();
-    let gate = Arc::new(Notify::new());
     // Not supervised: kameo's default `on_panic` stops it for good.
-    let actor = Gated::spawn(GatedArgs {
-        started,
-        gate: gate.clone(),
-        stop_after_first: true,
-        panic_first: true,
-    });
-    let feed = subscribe_with(
-        &actor,
-        topic.named_cursor("gated", StartAt::Earliest)?,
-        SubscribeOptions::default().in_flight(2),
-    )?;
-    assert_eq!(
-        tokio::time::timeout(GUARD, started_rx.recv()).await?,
-        Some(0)
-    );
-    wait_delivered(&feed, 2).await;
+    let Scenario {
+        mut started,
+        gate,
+        actor,
+        feed,
+        ..
+    } = scenario(&agency, true, true).await?;
     gate.notify_one(); // offset 0 panics; offset 1 is bounced
     tokio::time::timeout(GUARD, actor.wait_for_shutdown()).await?;
     let feed_stats = {
@@ -249,9 +243,13 @@ async fn bounced_asks_after_a_panic_count_as_failures_not_processed() -> TestRes
         .await?;
         f.stats()
     };
-    println!("stats: {feed_stats:?}, outcome: {:?}", feed.join().await);
+    let outcome = feed.join().await;
     assert!(
-        started_rx.try_recv().is_err(),
+        matches!(outcome, Ok(SubscriptionEnd::ActorStopped)),
+        "{outcome:?}"
+    );
+    assert!(
+        started.try_recv().is_err(),
         "offset 1 was handled after all"
     );
     assert_eq!(
