@@ -241,11 +241,10 @@ impl Agency {
                 0,
             ));
             let watcher: Arc<dyn TopicWatcher> = durable.clone();
-            let info = self
-                .inner
-                .storage
-                .declare(&spec, Arc::downgrade(&watcher))?;
+            let watcher = Arc::downgrade(&watcher);
+            let info = self.inner.storage.declare(&spec, watcher.clone())?;
             durable.observe_head(info.next_offset);
+            durable.attach_inline_log(&watcher);
             (
                 Kind::Durable(durable.clone()),
                 durable.clone(),
@@ -398,19 +397,36 @@ impl Agency {
 
     /// Encodes a message for `topic`, enforcing the size limit.
     pub(crate) fn encode<T: Serialize>(&self, topic: &Name, message: &T) -> Result<Vec<u8>> {
-        let payload = crate::encode::to_vec(message).map_err(|e| Error::Encode {
-            topic: topic.clone(),
-            type_name: std::any::type_name::<T>(),
-            reason: e.to_string(),
-        })?;
-        if payload.len() > self.inner.max_message_size {
-            return Err(Error::TooLarge {
+        self.encode_with(topic, message, |payload| Ok(payload.to_vec()))
+    }
+
+    /// Encodes a message for `topic` into this thread's scratch buffer,
+    /// enforces the size limit, and hands the bytes to `use_payload`.
+    #[inline]
+    pub(crate) fn encode_with<T: Serialize, R>(
+        &self,
+        topic: &Name,
+        message: &T,
+        use_payload: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        crate::encode::with_encoded(
+            message,
+            |payload| {
+                if payload.len() > self.inner.max_message_size {
+                    return Err(Error::TooLarge {
+                        topic: topic.clone(),
+                        size: payload.len(),
+                        max: self.inner.max_message_size,
+                    });
+                }
+                use_payload(payload)
+            },
+            |e| Error::Encode {
                 topic: topic.clone(),
-                size: payload.len(),
-                max: self.inner.max_message_size,
-            });
-        }
-        Ok(payload)
+                type_name: std::any::type_name::<T>(),
+                reason: e.to_string(),
+            },
+        )
     }
 
     /// Turns a storage's report into what the caller of `topic` should see:

@@ -1,14 +1,14 @@
 //! The core's side of a durable topic: the committed head as last announced
 //! by the storage, and the cursors waiting for it to move.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use crate::{
     Error, Name,
     head::Head,
     life::Life,
     signal::Signal,
-    storage::{Storage, TopicWatcher},
+    storage::{InlineLog, Storage, TopicWatcher},
     sync::{AtomicU8, Ordering},
 };
 
@@ -16,6 +16,11 @@ use crate::{
 pub(crate) struct DurableTopic {
     pub(crate) name: Name,
     pub(crate) storage: Arc<dyn Storage>,
+    /// The storage's inline handle on this topic, if it offers one
+    /// ([`Storage::inline_log`]): single publishes go through it. Set once,
+    /// right after the storage declared the topic (this is its watcher, so
+    /// it exists before).
+    inline: OnceLock<Arc<dyn InlineLog>>,
     /// Highest head any commit announced. Cursors read the storage only when
     /// it is past their position, so an idle `try_recv` touches no storage.
     head: Head,
@@ -27,15 +32,31 @@ impl DurableTopic {
         Self {
             name,
             storage,
+            inline: OnceLock::new(),
             head: Head::new(head),
             life: AtomicU8::new(Life::Open as u8),
         }
     }
 
+    #[inline]
     pub(crate) fn check(&self) -> Result<(), Error> {
         Life::from_u8(self.life.load(Ordering::Acquire)).check(&self.name)
     }
 
+    /// Asks the storage for its inline handle on the topic; call once the
+    /// storage declared it with `this`, a weak handle on `self`.
+    pub(crate) fn attach_inline_log(&self, this: &Weak<dyn TopicWatcher>) {
+        if let Some(log) = self.storage.inline_log(&self.name, this) {
+            let _first = self.inline.set(log);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn inline_log(&self) -> Option<&Arc<dyn InlineLog>> {
+        self.inline.get()
+    }
+
+    #[inline]
     pub(crate) fn head(&self) -> u64 {
         self.head.get()
     }
@@ -80,6 +101,7 @@ impl DurableTopic {
 }
 
 impl TopicWatcher for DurableTopic {
+    #[inline]
     fn committed(&self, next_offset: u64) {
         self.head.advance(next_offset);
     }

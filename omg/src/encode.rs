@@ -4,6 +4,9 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
+/// Messages up to this many bytes are encoded in a buffer on the stack.
+const SMALL: usize = 128;
+
 /// Scratch buffers that grew past this are freed after use, not kept.
 const KEEP_SCRATCH: usize = 64 * 1024;
 
@@ -15,19 +18,37 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `message` postcard-encoded into a `Vec` of exactly its size: encoded in
-/// this thread's scratch buffer, then copied out in one allocation.
-pub(crate) fn to_vec<T: Serialize>(message: &T) -> postcard::Result<Vec<u8>> {
-    // Taken out of the cell, not borrowed: a `Serialize` impl that itself
-    // publishes finds an empty cell and encodes into a buffer of its own.
+/// `message` postcard-encoded, handed to `use_payload`: a publish that
+/// stores the bytes where they go (an [`InlineLog`](crate::storage::InlineLog))
+/// allocates nothing, one that needs them owned copies them out in one
+/// allocation of exactly their size. A failed encoding is reported through
+/// `failed`, so that the caller's result is one flat `Result` (a nested one
+/// is read back through misaligned loads on the publish path).
+#[inline]
+pub(crate) fn with_encoded<T: Serialize, R, E>(
+    message: &T,
+    use_payload: impl FnOnce(&[u8]) -> Result<R, E>,
+    failed: impl FnOnce(postcard::Error) -> E,
+) -> Result<R, E> {
+    // Most messages are small: encoded on the stack, they touch neither the
+    // thread-local nor a growing `Vec` (a third of an in-memory publish).
+    let mut small = [0u8; SMALL];
+    match postcard::to_slice(message, &mut small) {
+        Ok(payload) => return use_payload(payload),
+        Err(postcard::Error::SerializeBufferFull) => {}
+        Err(e) => return Err(failed(e)),
+    }
+    // Taken out of the cell, not borrowed: a `Serialize` impl (or a
+    // `use_payload`) that itself publishes finds an empty cell and encodes
+    // into a buffer of its own.
     let mut scratch = SCRATCH.try_with(RefCell::take).unwrap_or_default();
     scratch.clear();
-    let scratch = postcard::to_extend(message, scratch)?;
-    let payload = scratch.as_slice().to_vec();
+    let scratch = postcard::to_extend(message, scratch).map_err(failed)?;
+    let result = use_payload(&scratch);
     if scratch.capacity() <= KEEP_SCRATCH {
         let _thread_exiting = SCRATCH.try_with(|cell| cell.replace(scratch));
     }
-    Ok(payload)
+    result
 }
 
 #[cfg(test)]
@@ -41,11 +62,36 @@ mod tests {
 
     #[test]
     fn encodes_as_postcard_does_in_a_buffer_of_exactly_that_size() {
-        let messages = [vec![7u8; 100], vec![], vec![1u8; 70_000], vec![2u8; 3]];
+        // On the stack, exactly filling it (a length byte and 127), just
+        // over, and far over.
+        let messages = [
+            vec![7u8; 100],
+            vec![],
+            vec![1u8; 70_000],
+            vec![2u8; 3],
+            vec![3u8; SMALL - 1],
+            vec![4u8; SMALL],
+        ];
         for message in &messages {
-            let payload = to_vec(message).unwrap();
+            let payload = with_encoded(message, |p| Ok(p.to_vec()), |e| e).unwrap();
             assert_eq!(payload, postcard::to_allocvec(message).unwrap());
             assert_eq!(payload.capacity(), payload.len());
         }
+    }
+
+    /// A message whose `Serialize` fails.
+    struct Refused;
+
+    impl Serialize for Refused {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refused"))
+        }
+    }
+
+    #[test]
+    fn a_failing_serialize_is_an_error_and_the_payload_is_never_used() {
+        let result: Result<(), _> =
+            with_encoded(&Refused, |_| unreachable!("nothing was encoded"), |e| e);
+        assert_eq!(result, Err(postcard::Error::SerdeSerCustom));
     }
 }

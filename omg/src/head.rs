@@ -32,11 +32,13 @@ impl Head {
     }
 
     /// The offset the next message will get, as last announced.
+    #[inline]
     pub(crate) fn get(&self) -> u64 {
         self.state.load(Ordering::Acquire) & !MAY_WAIT
     }
 
     /// Raises the head to `next` if it is behind; returns the previous state.
+    #[inline]
     fn raise(&self, next: u64) -> u64 {
         let mut current = self.state.load(Ordering::Acquire);
         loop {
@@ -60,6 +62,7 @@ impl Head {
     }
 
     /// Raises the head and wakes every registered waiter.
+    #[inline]
     pub(crate) fn advance(&self, next: u64) {
         if self.raise(next) & MAY_WAIT != 0 {
             self.wake_all().notify();

@@ -16,6 +16,7 @@ pub(crate) enum Life {
 }
 
 impl Life {
+    #[inline]
     pub(crate) fn from_u8(value: u8) -> Self {
         match value {
             0 => Self::Open,

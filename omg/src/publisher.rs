@@ -9,7 +9,9 @@ use crate::{
     Error, Message, Receipt, Result, Timestamp, Topic, TryPublishError, TryPublishFailure,
     blocking,
     receipt::Origin,
-    storage::{Admission, Append, Completion, IdempotencyKey, SubmitError, WriteBatch},
+    storage::{
+        Admission, Append, Completion, IdempotencyKey, SubmitError, TopicWatcher, WriteBatch,
+    },
     topic::Kind,
 };
 
@@ -195,6 +197,26 @@ impl<T: Message> Publisher<T> {
                     Ok(key) => key,
                     Err(e) => return failed(e, message),
                 };
+                if let Some(log) = durable.inline_log() {
+                    // A storage that completes inline: append straight from
+                    // the encoding buffer, no batch and no completion.
+                    let appended =
+                        self.topic
+                            .agency
+                            .encode_with(&self.topic.name, &message, |payload| {
+                                log.append(payload, Timestamp::now(), key.as_ref())
+                            });
+                    return match appended {
+                        Ok(appended) => {
+                            // The storage told every watcher but this topic.
+                            if !appended.duplicate {
+                                durable.committed(appended.offset + 1);
+                            }
+                            Ok(Sent::Done(appended.offset))
+                        }
+                        Err(e) => failed(self.topic.agency.explain(&self.topic.name, e), message),
+                    };
+                }
                 let payload = match self.topic.agency.encode(&self.topic.name, &message) {
                     Ok(payload) => payload,
                     Err(e) => return failed(e, message),

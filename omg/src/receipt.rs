@@ -100,6 +100,7 @@ impl Origin {
 }
 
 impl Receipt {
+    #[inline]
     pub(crate) fn done(result: Result<u64>) -> Self {
         Self {
             state: State::Done(Some(result)),
@@ -132,6 +133,7 @@ impl Receipt {
 
     /// The offset (or committed position), or the error, once the write
     /// completed; `None` before, and after the result was taken.
+    #[inline]
     pub fn try_result(&mut self) -> Option<Result<u64>> {
         match &mut self.state {
             State::Done(result) => result.take(),

@@ -1,9 +1,13 @@
 //! The [`Storage`] trait.
 
-use std::{fmt, sync::Weak};
+use std::{
+    fmt,
+    sync::{Arc, Weak},
+};
 
 use super::{
-    Admission, Completion, IdempotencyKey, ReadBuf, ReadInfo, StorageStats, SubmitError, WriteBatch,
+    Admission, Appended, Completion, IdempotencyKey, ReadBuf, ReadInfo, StorageStats, SubmitError,
+    WriteBatch,
 };
 use crate::{Delivery, Name, Result, Timestamp};
 
@@ -97,6 +101,32 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     )]
     fn submit(&self, batch: WriteBatch, admission: Admission) -> Result<Completion, SubmitError>;
 
+    /// A handle for appending to `topic` on the caller's thread, for a
+    /// storage that applies writes inline and completes them before
+    /// [`submit`](Self::submit) returns (the in-memory storage). The core
+    /// asks once, when it declared a durable topic with `watcher`, and then
+    /// publishes single messages through the handle instead of `submit`: no
+    /// batch, no completion, no topic lookup per message. A storage with a
+    /// writer thread has nothing to offer here and keeps the default, `None`.
+    ///
+    /// The handle's appends tell every watcher of the topic of the commit
+    /// *except* `watcher`: its owner learns the new head from the returned
+    /// [`Appended`] and advances it itself, which spares a publish the
+    /// round trip through the storage's watcher list.
+    ///
+    /// The handle belongs to the topic as it is now: once the topic is
+    /// deleted its appends fail with [`Error::UnknownTopic`](crate::Error::UnknownTopic)
+    /// (also after the name was declared again), once the storage is
+    /// closed with [`StorageErrorKind::Closed`](crate::StorageErrorKind::Closed).
+    fn inline_log(
+        &self,
+        topic: &Name,
+        watcher: &Weak<dyn TopicWatcher>,
+    ) -> Option<Arc<dyn InlineLog>> {
+        let _ = (topic, watcher);
+        None
+    }
+
     /// Copies up to `max` committed records of `topic` starting at `from`
     /// (or at the oldest retained offset if `from` was trimmed) into `out`,
     /// which is cleared first. Returns the retained range at read time.
@@ -139,8 +169,25 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     fn close(&self);
 }
 
-// The core holds backends as `Arc<dyn Storage>`: keep the trait object-safe.
+/// One durable topic of a storage that applies writes inline, handed out by
+/// [`Storage::inline_log`].
+pub trait InlineLog: Send + Sync + fmt::Debug {
+    /// Appends one message exactly as submitting a batch of this one append
+    /// would, and returns when it is committed: a `key` the topic already
+    /// holds appends nothing and reports the first offset, the timestamp is
+    /// raised to its predecessor's, and every watcher of the topic but the
+    /// handle's own is told of the commit before this returns.
+    fn append(
+        &self,
+        payload: &[u8],
+        timestamp: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Appended>;
+}
+
+// The core holds backends as `Arc<dyn Storage>`: keep the traits object-safe.
 const _: Option<&dyn Storage> = None;
+const _: Option<&dyn InlineLog> = None;
 
 impl Admission {
     /// Whether a full queue may refuse the batch.

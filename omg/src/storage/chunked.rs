@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use super::ReadBuf;
 use crate::Timestamp;
 
 /// Records per chunk.
@@ -50,6 +51,7 @@ impl Chunk {
         self.base + self.timestamps.len() as u64
     }
 
+    #[cfg(test)]
     fn payload(&self, index: usize) -> &[u8] {
         let start = index.checked_sub(1).map_or(0, |i| self.ends[i]);
         &self.bytes[start..self.ends[index]]
@@ -89,7 +91,33 @@ impl Chunked {
         self.last_timestamp = Some(timestamp);
     }
 
+    /// Appends up to `max` records from `from` (at least
+    /// [`first`](Self::first)) to `out`, copying each chunk's payloads in
+    /// one piece.
+    pub(crate) fn read_into(&self, from: u64, mut max: usize, out: &mut ReadBuf) {
+        let from = from.max(self.first);
+        let start = self.chunks.partition_point(|c| c.end() <= from);
+        for chunk in self.chunks.range(start..) {
+            if max == 0 {
+                break;
+            }
+            let skip = usize::try_from(from.saturating_sub(chunk.base)).unwrap_or(usize::MAX);
+            let take = chunk.timestamps.len().saturating_sub(skip).min(max);
+            let records = skip..skip + take;
+            let bytes_start = skip.checked_sub(1).map_or(0, |i| chunk.ends[i]);
+            out.push_run(
+                chunk.base + skip as u64,
+                &chunk.timestamps[records.clone()],
+                &chunk.ends[records],
+                &chunk.bytes,
+                bytes_start,
+            );
+            max -= take;
+        }
+    }
+
     /// Up to `max` records from `from` (at least [`first`](Self::first)), in order.
+    #[cfg(test)]
     pub(crate) fn iter_from(
         &self,
         from: u64,
@@ -171,6 +199,42 @@ mod tests {
             (CHUNK as u64 - 2..CHUNK as u64 + 2).collect::<Vec<_>>()
         );
         assert_eq!(log.iter_from(n, 10).count(), 0);
+    }
+
+    #[test]
+    fn reads_into_a_buffer_what_it_iterates() {
+        let n = 2 * CHUNK as u64 + 9;
+        let mut log = filled(n);
+        log.trim_before(Timestamp::from_micros(3));
+        let mut out = ReadBuf::new();
+        for (from, max) in [
+            (0, 5),
+            (0, usize::MAX),
+            (CHUNK as u64 - 2, 7),
+            (n - 1, 9),
+            (n, 1),
+        ] {
+            out.clear();
+            log.read_into(from, max, &mut out);
+            let read: Vec<_> = out
+                .iter()
+                .map(|r| (r.offset, r.timestamp, r.payload.to_vec()))
+                .collect();
+            let iterated: Vec<_> = log
+                .iter_from(from, max)
+                .map(|(o, t, p)| (o, t, p.to_vec()))
+                .collect();
+            assert_eq!(read, iterated, "from {from}, max {max}");
+        }
+        out.clear();
+        log.read_into(0, 2, &mut out);
+        log.read_into(5, 1, &mut out);
+        let offsets: Vec<u64> = out.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, [3, 4, 5], "a second run appends after the first");
+        assert_eq!(
+            out.get(2).map(|r| r.payload),
+            Some(&5u64.to_le_bytes()[..5])
+        );
     }
 
     #[test]

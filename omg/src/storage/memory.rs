@@ -1,18 +1,25 @@
 //! The in-memory storage: every class, no durability across process exit.
 //! The default of [`Agency::builder`](crate::Agency::builder), the test
 //! backend, and the reference the conformance kit compares others with.
+//!
+//! Each topic's log has a lock of its own, so that the core can publish to
+//! it through an [`InlineLog`] without going through the topic map, and
+//! publishers of different topics do not contend. The storage's lock
+//! guards the map and the cursor positions; it is always taken before a
+//! log's, and a batch locks the logs it touches in address order, so
+//! locks are never taken in opposite orders.
 
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
-        Arc, Mutex, Weak,
+        Arc, Mutex, MutexGuard, Weak,
         atomic::{AtomicBool, Ordering},
     },
 };
 
 use super::{
-    Admission, Appended, Completion, IdempotencyKey, ReadBuf, ReadInfo, Storage, SubmitError,
-    TopicInfo, TopicSpec, TopicWatcher, WriteBatch, chunked::Chunked,
+    Admission, Appended, Completion, IdempotencyKey, InlineLog, ReadBuf, ReadInfo, Storage,
+    SubmitError, TopicInfo, TopicSpec, TopicWatcher, WriteBatch, chunked::Chunked,
 };
 use crate::{Delivery, Error, Name, Result, StorageError, StorageErrorKind, Timestamp, sync::lock};
 
@@ -21,7 +28,7 @@ use crate::{Delivery, Error, Name, Result, StorageError, StorageErrorKind, Times
 type Watchers = Vec<Weak<dyn TopicWatcher>>;
 
 /// Watchers to tell, after a commit, each with its topic's new head. They
-/// are upgraded under the storage's lock and told after it is released.
+/// are upgraded under the log's lock and told after it is released.
 /// The first is kept inline: a publish touches one topic with one watcher,
 /// and a list for it would cost more than the append itself.
 #[derive(Default)]
@@ -39,7 +46,7 @@ impl Notifications {
         }
     }
 
-    /// Tells every watcher; call without holding the storage's lock.
+    /// Tells every watcher; call without holding any of the storage's locks.
     fn notify(self) {
         for (watcher, head) in self.first.into_iter().chain(self.more) {
             watcher.committed(head);
@@ -57,15 +64,22 @@ pub struct MemoryStorage {
     closed: AtomicBool,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 struct State {
-    topics: HashMap<Name, Log>,
+    topics: HashMap<Name, Arc<TopicLog>>,
     cursors: HashMap<(Name, Name), u64>,
 }
+
+/// One topic's log behind its own lock; also the topic's [`InlineLog`].
+#[derive(Debug)]
+struct TopicLog(Mutex<Log>);
 
 #[derive(Clone)]
 struct Log {
     spec: TopicSpec,
+    /// Why the log takes no more writes, if it does not: an inline handle
+    /// outlives its topic's deletion and the storage's closing.
+    ended: Option<Ended>,
     records: Chunked,
     keys: HashMap<IdempotencyKey, u64>,
     /// Keys in append order, for trimming them with their retention.
@@ -73,19 +87,85 @@ struct Log {
     watchers: Watchers,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Deleted,
+    Closed,
+}
+
 impl std::fmt::Debug for Log {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Log")
             .field("spec", &self.spec)
+            .field("ended", &self.ended)
             .field("first", &self.records.first())
             .field("next", &self.records.next())
             .finish_non_exhaustive()
     }
 }
 
+impl TopicLog {
+    fn new(spec: TopicSpec) -> Self {
+        Self(Mutex::new(Log {
+            spec,
+            ended: None,
+            records: Chunked::default(),
+            keys: HashMap::new(),
+            key_times: VecDeque::new(),
+            watchers: Vec::new(),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        lock(&self.0)
+    }
+}
+
+/// A topic's [`InlineLog`], on behalf of one of its watchers.
+#[derive(Debug)]
+struct Inline {
+    log: Arc<TopicLog>,
+    /// Left out of the notifications: it advances its own head.
+    owner: Weak<dyn TopicWatcher>,
+}
+
+impl InlineLog for Inline {
+    fn append(
+        &self,
+        payload: &[u8],
+        timestamp: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Appended> {
+        let mut log = self.log.lock();
+        log.check_open()?;
+        let appended = log.append(payload, timestamp, key);
+        // The owner is alive (it is appending) and among the watchers: one
+        // watcher means nobody else to tell, the common case.
+        if appended.duplicate || log.watchers.len() <= 1 {
+            return Ok(appended);
+        }
+        // Others: another agency sharing this storage.
+        let mut notify = Notifications::default();
+        log.notifications_except(&self.owner, &mut notify);
+        drop(log);
+        notify.notify();
+        Ok(appended)
+    }
+}
+
 impl Log {
     fn next(&self) -> u64 {
         self.records.next()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match self.ended {
+            None => Ok(()),
+            Some(Ended::Deleted) => Err(Error::UnknownTopic {
+                topic: self.spec.name.clone(),
+            }),
+            Some(Ended::Closed) => Err(closed()),
+        }
     }
 
     /// The timestamp of the last record ever appended (also once trimming
@@ -104,22 +184,27 @@ impl Log {
     }
 
     /// Appends one validated message, or reports the offset its key has.
-    fn append(&mut self, append: super::Append) -> Appended {
-        if let Some(&offset) = append.key.as_ref().and_then(|k| self.keys.get(k)) {
+    fn append(
+        &mut self,
+        payload: &[u8],
+        timestamp: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Appended {
+        if let Some(&offset) = key.and_then(|k| self.keys.get(k)) {
             return Appended {
                 offset,
                 duplicate: true,
             };
         }
         let offset = self.next();
-        let timestamp = append.timestamp.max(self.last_timestamp());
-        if let Some(key) = append.key {
+        let timestamp = timestamp.max(self.last_timestamp());
+        if let Some(key) = key {
             self.keys.insert(key.clone(), offset);
             if self.retention().is_some() {
-                self.key_times.push_back((timestamp, key));
+                self.key_times.push_back((timestamp, key.clone()));
             }
         }
-        self.records.push(timestamp, &append.payload);
+        self.records.push(timestamp, payload);
         Appended {
             offset,
             duplicate: false,
@@ -130,6 +215,15 @@ impl Log {
     fn notifications(&self, notify: &mut Notifications) {
         let head = self.next();
         for watcher in self.watchers.iter().filter_map(Weak::upgrade) {
+            notify.push(watcher, head);
+        }
+    }
+
+    /// [`notifications`](Self::notifications) for every watcher but `owner`.
+    fn notifications_except(&self, owner: &Weak<dyn TopicWatcher>, notify: &mut Notifications) {
+        let head = self.next();
+        let others = self.watchers.iter().filter(|w| !Weak::ptr_eq(w, owner));
+        for watcher in others.filter_map(Weak::upgrade) {
             notify.push(watcher, head);
         }
     }
@@ -158,12 +252,22 @@ impl MemoryStorage {
     /// A new, open storage holding this one's committed topics, messages,
     /// keys and cursor positions, as a restarted process would find them.
     pub fn reopened(&self) -> Self {
-        let mut state = lock(&self.state).clone();
-        for log in state.topics.values_mut() {
-            log.watchers = Vec::new();
-        }
+        let state = lock(&self.state);
+        let topics = state
+            .topics
+            .iter()
+            .map(|(name, log)| {
+                let mut log = log.lock().clone();
+                log.watchers = Vec::new();
+                log.ended = None;
+                (name.clone(), Arc::new(TopicLog(Mutex::new(log))))
+            })
+            .collect();
         Self {
-            state: Mutex::new(state),
+            state: Mutex::new(State {
+                topics,
+                cursors: state.cursors.clone(),
+            }),
             closed: AtomicBool::new(false),
         }
     }
@@ -176,32 +280,43 @@ impl MemoryStorage {
         }
     }
 
+    /// The log of `topic`, taken out of the map (its own lock is not held).
+    fn log(&self, topic: &Name) -> Result<Arc<TopicLog>> {
+        self.check_open()?;
+        lock(&self.state)
+            .topics
+            .get(topic)
+            .cloned()
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: topic.clone(),
+            })
+    }
+
     /// Applies a batch atomically; returns the outcome and the watchers to
     /// notify with each touched topic's new head.
-    fn apply(&self, mut batch: WriteBatch) -> (Completion, Notifications) {
+    fn apply(&self, batch: WriteBatch) -> (Completion, Notifications) {
+        let failed = |e| (Completion::ready(Err(e)), Notifications::default());
         let mut state = lock(&self.state);
-        if batch.appends.len() == 1
-            && batch.commits.is_empty()
-            && batch.effects.is_empty()
-            && let Some(append) = batch.appends.pop()
-        {
-            return apply_one(&mut state, append);
-        }
-        if let Err(e) = validate(&state, &batch) {
-            return (Completion::ready(Err(e)), Notifications::default());
+        let logs = match touched_logs(&state, &batch) {
+            Ok(logs) => logs,
+            Err(e) => return failed(e),
+        };
+        // Held until the batch is applied: an inline append to one of these
+        // topics cannot slip between checking an expected offset and using it.
+        let mut logs: Vec<MutexGuard<'_, Log>> = logs.iter().map(|log| log.lock()).collect();
+        if let Err(e) = validate(&logs, &batch) {
+            return failed(e);
         }
         let mut results = Vec::with_capacity(batch.appends.len());
-        let mut touched: Vec<Name> = Vec::new();
-        for append in batch.appends {
-            let Some(log) = state.topics.get_mut(&append.topic) else {
-                unreachable!("validate checked every topic exists");
+        let mut touched = vec![false; logs.len()];
+        for append in &batch.appends {
+            let Some(index) = position(&logs, &append.topic) else {
+                unreachable!("touched_logs locked every topic of the batch");
             };
-            let topic = append.topic.clone();
-            let appended = log.append(append);
+            let appended =
+                logs[index].append(&append.payload, append.timestamp, append.key.as_ref());
+            touched[index] |= !appended.duplicate;
             results.push(appended);
-            if !appended.duplicate && !touched.contains(&topic) {
-                touched.push(topic);
-            }
         }
         for commit in batch.commits {
             state
@@ -209,8 +324,8 @@ impl MemoryStorage {
                 .insert((commit.topic, commit.cursor), commit.next_offset);
         }
         let mut notify = Notifications::default();
-        for name in touched {
-            if let Some(log) = state.topics.get_mut(&name) {
+        for (log, touched) in logs.iter().zip(touched) {
+            if touched {
                 log.notifications(&mut notify);
             }
         }
@@ -218,54 +333,51 @@ impl MemoryStorage {
     }
 }
 
-/// [`MemoryStorage::apply`] for a batch of one append, the common publish:
-/// checking and applying it take one topic lookup.
-fn apply_one(state: &mut State, append: super::Append) -> (Completion, Notifications) {
-    let failed = |e: Error| (Completion::appended(Err(e)), Notifications::default());
-    let Some(log) = state.topics.get_mut(&append.topic) else {
-        let topic = append.topic;
-        return failed(Error::UnknownTopic { topic });
-    };
-    let duplicate = append
-        .key
-        .as_ref()
-        .is_some_and(|k| log.keys.contains_key(k));
-    if !duplicate
-        && let Some(expected) = append.expected_offset
-        && expected != log.next()
-    {
-        return failed(Error::Conflict {
-            topic: append.topic,
-            expected,
-            actual: log.next(),
-        });
+/// The logs of every topic a batch names, each once, in address order (the
+/// order any two batches lock them in). Fails if a topic does not exist.
+fn touched_logs(state: &State, batch: &WriteBatch) -> Result<Vec<Arc<TopicLog>>> {
+    let names = batch
+        .appends
+        .iter()
+        .map(|a| &a.topic)
+        .chain(batch.commits.iter().map(|c| &c.topic));
+    let mut logs: Vec<Arc<TopicLog>> = Vec::new();
+    for name in names {
+        let log = state.topics.get(name).ok_or_else(|| Error::UnknownTopic {
+            topic: name.clone(),
+        })?;
+        if !logs.iter().any(|l| Arc::ptr_eq(l, log)) {
+            logs.push(log.clone());
+        }
     }
-    let appended = log.append(append);
-    let mut notify = Notifications::default();
-    if !appended.duplicate {
-        log.notifications(&mut notify);
-    }
-    (Completion::appended(Ok(appended)), notify)
+    logs.sort_by_key(|log| Arc::as_ptr(log) as usize);
+    Ok(logs)
 }
 
-/// Checks a batch against the state without changing anything, so that
-/// applying it cannot fail halfway.
-fn validate(state: &State, batch: &WriteBatch) -> Result<()> {
+/// Where `topic`'s log is among the locked ones.
+fn position(logs: &[MutexGuard<'_, Log>], topic: &Name) -> Option<usize> {
+    logs.iter().position(|log| log.spec.name == *topic)
+}
+
+/// Checks a batch against its locked logs without changing anything, so
+/// that applying it cannot fail halfway.
+fn validate(logs: &[MutexGuard<'_, Log>], batch: &WriteBatch) -> Result<()> {
     if !batch.effects.is_empty() {
         // The in-memory storage has no tables for effects to write to.
         return Err(super::unsupported_effect());
     }
-    let mut pending: HashMap<&Name, u64> = HashMap::new();
+    for log in logs {
+        log.check_open()?;
+    }
+    // Each touched log's next offset as the batch's earlier appends leave it.
+    let mut next: Vec<u64> = logs.iter().map(|log| log.next()).collect();
     let mut batch_keys: Vec<(&Name, &IdempotencyKey)> = Vec::new();
     for append in &batch.appends {
-        let log = state
-            .topics
-            .get(&append.topic)
-            .ok_or_else(|| Error::UnknownTopic {
-                topic: append.topic.clone(),
-            })?;
+        let Some(index) = position(logs, &append.topic) else {
+            unreachable!("touched_logs locked every topic of the batch");
+        };
         let duplicate = append.key.as_ref().is_some_and(|k| {
-            log.keys.contains_key(k)
+            logs[index].keys.contains_key(k)
                 || batch_keys
                     .iter()
                     .any(|(t, bk)| *t == &append.topic && *bk == k)
@@ -273,26 +385,18 @@ fn validate(state: &State, batch: &WriteBatch) -> Result<()> {
         if duplicate {
             continue;
         }
-        let next = pending.entry(&append.topic).or_insert_with(|| log.next());
         if let Some(expected) = append.expected_offset
-            && expected != *next
+            && expected != next[index]
         {
             return Err(Error::Conflict {
                 topic: append.topic.clone(),
                 expected,
-                actual: *next,
+                actual: next[index],
             });
         }
-        *next += 1;
+        next[index] += 1;
         if let Some(k) = &append.key {
             batch_keys.push((&append.topic, k));
-        }
-    }
-    for commit in &batch.commits {
-        if !state.topics.contains_key(&commit.topic) {
-            return Err(Error::UnknownTopic {
-                topic: commit.topic.clone(),
-            });
         }
     }
     Ok(())
@@ -318,13 +422,8 @@ impl Storage for MemoryStorage {
         let log = state
             .topics
             .entry(spec.name.clone())
-            .or_insert_with(|| Log {
-                spec: spec.clone(),
-                records: Chunked::default(),
-                keys: HashMap::new(),
-                key_times: VecDeque::new(),
-                watchers: Vec::new(),
-            });
+            .or_insert_with(|| Arc::new(TopicLog::new(spec.clone())));
+        let mut log = log.lock();
         if log.spec != *spec {
             return Err(Error::TopicMismatch {
                 topic: spec.name.clone(),
@@ -341,11 +440,11 @@ impl Storage for MemoryStorage {
     }
 
     fn describe(&self, topic: &Name) -> Result<Option<TopicSpec>> {
-        self.check_open()?;
-        Ok(lock(&self.state)
-            .topics
-            .get(topic)
-            .map(|log| log.spec.clone()))
+        match self.log(topic) {
+            Ok(log) => Ok(Some(log.lock().spec.clone())),
+            Err(Error::UnknownTopic { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn topics(&self) -> Result<Vec<TopicSpec>> {
@@ -353,7 +452,7 @@ impl Storage for MemoryStorage {
         let mut specs: Vec<TopicSpec> = lock(&self.state)
             .topics
             .values()
-            .map(|l| l.spec.clone())
+            .map(|log| log.lock().spec.clone())
             .collect();
         specs.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(specs)
@@ -361,15 +460,17 @@ impl Storage for MemoryStorage {
 
     fn delete_topic(&self, topic: &Name) -> Result<bool> {
         self.check_open()?;
-        let removed = {
+        let watchers = {
             let mut state = lock(&self.state);
             state.cursors.retain(|(t, _), _| t != topic);
-            state.topics.remove(topic)
+            let Some(log) = state.topics.remove(topic) else {
+                return Ok(false);
+            };
+            let mut log = log.lock();
+            log.ended = Some(Ended::Deleted);
+            std::mem::take(&mut log.watchers)
         };
-        let Some(log) = removed else {
-            return Ok(false);
-        };
-        for watcher in log.watchers.iter().filter_map(Weak::upgrade) {
+        for watcher in watchers.iter().filter_map(Weak::upgrade) {
             watcher.deleted();
         }
         Ok(true)
@@ -384,16 +485,23 @@ impl Storage for MemoryStorage {
         Ok(completion)
     }
 
+    fn inline_log(
+        &self,
+        topic: &Name,
+        watcher: &Weak<dyn TopicWatcher>,
+    ) -> Option<Arc<dyn InlineLog>> {
+        Some(Arc::new(Inline {
+            log: self.log(topic).ok()?,
+            owner: watcher.clone(),
+        }))
+    }
+
     fn read(&self, topic: &Name, from: u64, max: usize, out: &mut ReadBuf) -> Result<ReadInfo> {
         out.clear();
-        self.check_open()?;
-        let state = lock(&self.state);
-        let log = state.topics.get(topic).ok_or_else(|| Error::UnknownTopic {
-            topic: topic.clone(),
-        })?;
-        for (offset, timestamp, payload) in log.records.iter_from(from, max) {
-            out.push(offset, timestamp, payload);
-        }
+        let log = self.log(topic)?;
+        let log = log.lock();
+        log.check_open()?;
+        log.records.read_into(from, max, out);
         Ok(ReadInfo {
             first_offset: log.records.first(),
             next_offset: log.next(),
@@ -401,11 +509,9 @@ impl Storage for MemoryStorage {
     }
 
     fn offset_at(&self, topic: &Name, time: Timestamp) -> Result<u64> {
-        self.check_open()?;
-        let state = lock(&self.state);
-        let log = state.topics.get(topic).ok_or_else(|| Error::UnknownTopic {
-            topic: topic.clone(),
-        })?;
+        let log = self.log(topic)?;
+        let log = log.lock();
+        log.check_open()?;
         Ok(log.records.offset_at(time))
     }
 
@@ -418,11 +524,9 @@ impl Storage for MemoryStorage {
     }
 
     fn key_offset(&self, topic: &Name, key: &IdempotencyKey) -> Result<Option<u64>> {
-        self.check_open()?;
-        let state = lock(&self.state);
-        let log = state.topics.get(topic).ok_or_else(|| Error::UnknownTopic {
-            topic: topic.clone(),
-        })?;
+        let log = self.log(topic)?;
+        let log = log.lock();
+        log.check_open()?;
         Ok(log.keys.get(key).copied())
     }
 
@@ -430,22 +534,24 @@ impl Storage for MemoryStorage {
         self.check_open()?;
         Ok(lock(&self.state)
             .topics
-            .values_mut()
-            .map(|log| log.trim(now))
+            .values()
+            .map(|log| log.lock().trim(now))
             .sum())
     }
 
-    /// Refuses everything from now on and tells every watcher, so that
-    /// readers blocked on the storage — of any agency sharing it — wake.
+    /// Refuses everything from now on — also through the topics' inline
+    /// logs — and tells every watcher, so that readers blocked on the
+    /// storage, of any agency sharing it, wake.
     fn close(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let watchers: Vec<Arc<dyn TopicWatcher>> = lock(&self.state)
-            .topics
-            .values()
-            .flat_map(|log| log.watchers.iter().filter_map(Weak::upgrade))
-            .collect();
+        let mut watchers: Vec<Arc<dyn TopicWatcher>> = Vec::new();
+        for log in lock(&self.state).topics.values() {
+            let mut log = log.lock();
+            log.ended.get_or_insert(Ended::Closed);
+            watchers.extend(log.watchers.iter().filter_map(Weak::upgrade));
+        }
         for watcher in watchers {
             watcher.closed();
         }

@@ -5,7 +5,9 @@
 //! [`WriteBatch`] and returns a [`Completion`] at once; blocking, async and
 //! non-blocking callers each wait on it their own way. A backend with its own
 //! writer thread completes later (and may group-commit many batches in one
-//! transaction); the in-memory backend completes inline.
+//! transaction); the in-memory backend completes inline, and also offers
+//! an [`InlineLog`] per topic through which the core publishes single
+//! messages without building a batch.
 //!
 //! Reads copy a range of encoded records into a reusable [`ReadBuf`]. Commits
 //! are announced to the core through a [`TopicWatcher`], so cursors wake
@@ -19,7 +21,7 @@ mod memory;
 mod read_buf;
 mod stats;
 
-pub use backend::{Storage, TopicInfo, TopicSpec, TopicWatcher};
+pub use backend::{InlineLog, Storage, TopicInfo, TopicSpec, TopicWatcher};
 pub use batch::{
     Admission, Append, Appended, CursorCommit, Effect, IdempotencyKey, MAX_KEY_LEN, SubmitError,
     WriteBatch, unsupported_effect,

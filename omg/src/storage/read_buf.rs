@@ -62,6 +62,37 @@ impl ReadBuf {
         });
     }
 
+    /// Adds consecutive records from `first_offset` whose payloads lie back
+    /// to back in `bytes`: record `i` ends at `ends[i]` and the first starts
+    /// at `start`. Copies the payloads in one piece.
+    pub(crate) fn push_run(
+        &mut self,
+        first_offset: u64,
+        timestamps: &[Timestamp],
+        ends: &[usize],
+        bytes: &[u8],
+        start: usize,
+    ) {
+        let Some(&last_end) = ends.last() else {
+            return;
+        };
+        let shift = self.bytes.len();
+        self.bytes.extend_from_slice(&bytes[start..last_end]);
+        let mut record_start = start;
+        let records = timestamps.iter().zip(ends).zip(first_offset..);
+        self.entries
+            .extend(records.map(|((&timestamp, &end), offset)| {
+                let entry = Entry {
+                    offset,
+                    timestamp,
+                    start: shift + record_start - start,
+                    end: shift + end - start,
+                };
+                record_start = end;
+                entry
+            }));
+    }
+
     /// How many records it holds.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -26,6 +26,7 @@ pub(super) const ALL: &[Check] = &[
     ("listing", listing),
     ("topic_mismatch", topic_mismatch),
     ("shutdown_wakes_readers", shutdown_wakes_readers),
+    ("inline_logs", super::inline::inline_logs),
     ("model_random_sequences", model::random_sequences),
 ];
 

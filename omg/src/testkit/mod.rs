@@ -5,6 +5,7 @@
 //! and calls [`run_all`], which panics naming the first failed check.
 
 mod checks;
+mod inline;
 mod model;
 
 use std::{
