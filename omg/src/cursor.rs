@@ -677,7 +677,12 @@ impl<T: Message> Cursor<T> {
         }
     }
 
-    /// One turn of the state machine behind every flavour.
+    /// One turn of the state machine behind every flavour. Inlined into
+    /// each: a record returned through a call is copied back in pieces, and
+    /// reading it stalls the processor once per message (in the durable
+    /// benchmark, keeping the common case alone inline and the refill loop
+    /// out of line measured 0.295 against 0.314 with all of it inline).
+    #[inline(always)]
     fn step(&mut self, register: bool) -> Result<Step<T>> {
         // A closed topic fails every call from now on, also with messages
         // still buffered; refills check again.
@@ -711,7 +716,9 @@ impl<T: Message> Cursor<T> {
         }
     }
 
-    /// The next buffered message, decoded.
+    /// The next buffered message, decoded. Inlined for the reason
+    /// [`step`](Self::step) is.
+    #[inline(always)]
     fn pop(&mut self) -> Result<Option<Record<T>>> {
         match &mut self.buffer {
             Buffer::Ring { records, .. } => {
