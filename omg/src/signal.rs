@@ -1,9 +1,13 @@
 //! The wake-up path: a cursor that found nothing registers its [`Signal`] in
-//! its topic's [`WaitList`] *under the same lock the publisher takes to make
-//! a message visible*, then waits. The publisher takes the list under that
-//! lock and notifies after releasing it. Checking and registering happen in
-//! one critical section, so a wake-up cannot be lost; a stale token only
-//! causes one spurious re-check.
+//! its topic's [`WaitList`], then waits; the publisher that makes the next
+//! message visible takes the list and notifies after releasing its locks.
+//! The registration is ordered with that publish — the ring and the durable
+//! head both put a "someone may wait" bit in their head word: the reader
+//! sets it and reads the head in one read-modify-write under the list's
+//! lock, the publisher moves the head and reads the bit in another — so
+//! either the publisher sees the registration or the reader sees the
+//! message: a wake-up cannot be lost. A stale token only causes one
+//! spurious re-check.
 //!
 //! Production builds wait through a flume channel of capacity one, which
 //! parks threads, wakes any async executor's tasks and can be polled.
@@ -141,10 +145,6 @@ impl WaitList {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Takes every waiter out, to notify after the lock is released.
     pub(crate) fn take(&mut self) -> Woken {
         Woken(std::mem::take(&mut self.0))
@@ -156,10 +156,6 @@ impl WaitList {
 pub(crate) struct Woken(Vec<Notifier>);
 
 impl Woken {
-    pub(crate) fn none() -> Self {
-        Self(Vec::new())
-    }
-
     pub(crate) fn notify(self) {
         for notifier in self.0 {
             notifier.notify();

@@ -3,14 +3,21 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    Arc, Mutex, MutexGuard,
+    Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     atomic::{AtomicU8, AtomicU64, Ordering},
 };
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    Mutex, MutexGuard,
+    Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     atomic::{AtomicU8, AtomicU64, Ordering},
 };
+
+/// A cell written once. Loom has no model of it, so both builds use std's:
+/// the ring only fills one under its tail lock, before the head store that
+/// makes any slot in it reachable, and allocates the first one when it is
+/// built (the only one the loom models' small rings use). The orderings the
+/// models check come from the modelled head and locks.
+pub(crate) use std::sync::OnceLock;
 
 /// Locks `mutex`, ignoring poisoning.
 ///
@@ -27,6 +34,33 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     {
         mutex
             .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Read-locks `lock`, ignoring poisoning (see [`lock`]).
+pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    #[cfg(loom)]
+    {
+        lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+    #[cfg(not(loom))]
+    {
+        lock.read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Write-locks `lock`, ignoring poisoning (see [`lock`]).
+pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    #[cfg(loom)]
+    {
+        lock.write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+    #[cfg(not(loom))]
+    {
+        lock.write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
