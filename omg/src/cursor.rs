@@ -23,6 +23,7 @@ use crate::{
     Error, Message, Name, Receipt, Record, RecvError, Result, StorageErrorKind, Timestamp, Topic,
     TryRecvError, blocking,
     receipt::{Origin, Settled},
+    ring::ChunkCache,
     signal::Signal,
     storage::{Admission, Completion, CursorCommit, ReadBuf, SubmitError, WriteBatch},
     topic::Kind,
@@ -118,6 +119,7 @@ enum Buffer<T> {
     Ring {
         records: VecDeque<Record<T>>,
         fetch: u64,
+        chunk: ChunkCache<T>,
     },
     Durable {
         read: ReadBuf,
@@ -195,6 +197,7 @@ impl<T: Message> Cursor<T> {
             Kind::Ring(_) => Buffer::Ring {
                 records: VecDeque::new(),
                 fetch: position,
+                chunk: ChunkCache::default(),
             },
             Kind::Durable(_) => Buffer::Durable {
                 read: ReadBuf::new(),
@@ -293,7 +296,7 @@ impl<T: Message> Cursor<T> {
         self.position = position;
         self.gap = 0;
         match &mut self.buffer {
-            Buffer::Ring { records, fetch } => {
+            Buffer::Ring { records, fetch, .. } => {
                 records.clear();
                 *fetch = position;
             }
@@ -754,8 +757,15 @@ impl<T: Message> Cursor<T> {
     fn refill(&mut self, register: bool) -> Result<Refill> {
         let signal = register.then_some(&self.signal);
         match (&mut self.buffer, &self.topic.kind) {
-            (Buffer::Ring { records, fetch }, Kind::Ring(ring)) => {
-                let fill = ring.fill(fetch, BATCH, records, signal)?;
+            (
+                Buffer::Ring {
+                    records,
+                    fetch,
+                    chunk,
+                },
+                Kind::Ring(ring),
+            ) => {
+                let fill = ring.fill(fetch, BATCH, records, signal, chunk)?;
                 self.gap += fill.missed;
                 Ok(if fill.copied > 0 || fill.missed > 0 {
                     Refill::Got

@@ -13,10 +13,9 @@ pub(crate) use std::sync::{
 };
 
 /// A cell written once. Loom has no model of it, so both builds use std's:
-/// the ring only fills one under its tail lock, before the head store that
-/// makes any slot in it reachable, and allocates the first one when it is
-/// built (the only one the loom models' small rings use). The orderings the
-/// models check come from the modelled head and locks.
+/// the ring sets each message's cell once, under its publish lock and
+/// before the head store that makes the message reachable; the orderings
+/// the loom models check come from the modelled head and locks.
 pub(crate) use std::sync::OnceLock;
 
 /// Locks `mutex`, ignoring poisoning.
