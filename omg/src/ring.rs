@@ -495,7 +495,7 @@ mod loom_tests {
                     .unwrap();
                 seen.take(fill, &mut out);
                 if fill.copied == 0 && fill.missed == 0 {
-                    // Registered under the tail lock after checking the head
+                    // Registered under the waiters lock after checking the head
                     // again: a push after this point notifies us, so this
                     // wait cannot hang.
                     signal.wait();
@@ -511,9 +511,10 @@ mod loom_tests {
         });
     }
 
-    /// A reader fills once while the publisher overwrites the only slot of a
-    /// keep-1 ring (it may find offset 1 where it looked for 0, after
-    /// loading a head of 1), then once more after the publisher is done.
+    /// A reader fills once while the publisher replaces the only message of a
+    /// keep-1 ring (the chunk of the offset it wants may be dropped between
+    /// its look at the head and its look at the table), then once more after
+    /// the publisher is done.
     /// Whatever the interleaving, the gap is reported, never skipped
     /// silently, values match their offsets, and the reader ends at the last
     /// message.
@@ -584,7 +585,7 @@ mod tests {
         Ring::new(Name::new("t").unwrap(), keep)
     }
 
-    /// The ring as it was specified before it had per-slot locks: one
+    /// The ring as it was specified before it had chunks: one
     /// deque of the last `keep` messages. The ring must answer every call
     /// as this model does.
     struct Model {
@@ -634,7 +635,7 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Push(u64),
-        /// Pushes this many, enough to lap rings of several segments.
+        /// Pushes this many, enough to lap rings of several chunks.
         PushMany(u64),
         /// Fills from `position` (taken modulo the head plus 3).
         Fill {
@@ -659,7 +660,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         /// Single-threaded, every call answers as the one-deque model does,
-        /// whatever `keep` (one segment or several, cut or not).
+        /// whatever `keep` (one chunk or several, the last one cut or not).
         #[test]
         fn answers_as_the_model(
             keep in prop_oneof![1..6usize, 1020..1030usize, Just(2048usize), Just(2500usize)],
