@@ -935,30 +935,23 @@ impl Named {
         };
         let position = pending.position;
         self.pending = None;
-        match result {
-            Ok(()) => {
-                self.confirm(position);
-                Ok(())
-            }
-            Err(e) => {
-                self.unsure = true;
-                Err(e)
-            }
-        }
+        self.record(position, result)
     }
 
-    /// Records how the commit of `position` this cursor waited for ended.
-    fn finish<T>(&mut self, topic: &Topic<T>, position: u64, result: Result<()>) -> Result<()> {
+    /// Records how the commit of `position` ended; passes the result on.
+    fn record(&mut self, position: u64, result: Result<()>) -> Result<()> {
         match result {
-            Ok(()) => {
-                self.confirm(position);
-                Ok(())
-            }
-            Err(e) => {
-                self.unsure = true;
-                Err(topic.agency.explain(&topic.name, e))
-            }
+            Ok(()) => self.confirm(position),
+            Err(_) => self.unsure = true,
         }
+        result
+    }
+
+    /// Records how the commit of `position` this cursor waited for ended,
+    /// naming its error for `topic`.
+    fn finish<T>(&mut self, topic: &Topic<T>, position: u64, result: Result<()>) -> Result<()> {
+        self.record(position, result)
+            .map_err(|e| topic.agency.explain(&topic.name, e))
     }
 
     fn confirm(&mut self, position: u64) {
