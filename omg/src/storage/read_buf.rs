@@ -94,21 +94,27 @@ impl ReadBuf {
     }
 
     /// How many records it holds.
+    #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// The payload bytes it holds.
+    #[inline]
     pub fn payload_bytes(&self) -> usize {
         self.bytes.len()
     }
 
     /// Whether it holds no record.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    /// The `index`-th record.
+    /// The `index`-th record. Inlined: a cursor takes every durable record
+    /// through it, and a record returned through a call is read back with
+    /// a store-forwarding stall.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<StoredRecord<'_>> {
         let entry = self.entries.get(index)?;
         Some(StoredRecord {
