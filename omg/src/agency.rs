@@ -400,8 +400,9 @@ impl Agency {
         self.encode_with(topic, message, |payload| Ok(payload.to_vec()))
     }
 
-    /// Encodes a message for `topic` into this thread's scratch buffer,
-    /// enforces the size limit, and hands the bytes to `use_payload`.
+    /// Encodes a message for `topic` (on the stack when small, else into
+    /// this thread's scratch buffer), enforces the size limit, and hands the
+    /// bytes to `use_payload`.
     #[inline]
     pub(crate) fn encode_with<T: Serialize, R>(
         &self,

@@ -32,11 +32,12 @@ pub(crate) fn with_encoded<T: Serialize, R, E>(
 ) -> Result<R, E> {
     // Most messages are small: encoded on the stack, they touch neither the
     // thread-local nor a growing `Vec` (a third of an in-memory publish).
+    // Any failure there is tried again below: a full buffer is not always
+    // reported as `SerializeBufferFull` (inside `collect_str` it is
+    // `CollectStrError`), and a real failure fails again, reported there.
     let mut small = [0u8; SMALL];
-    match postcard::to_slice(message, &mut small) {
-        Ok(payload) => return use_payload(payload),
-        Err(postcard::Error::SerializeBufferFull) => {}
-        Err(e) => return Err(failed(e)),
+    if let Ok(payload) = postcard::to_slice(message, &mut small) {
+        return use_payload(payload);
     }
     // Taken out of the cell, not borrowed: a `Serialize` impl (or a
     // `use_payload`) that itself publishes finds an empty cell and encodes
@@ -85,6 +86,25 @@ mod tests {
     impl Serialize for Refused {
         fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
             Err(serde::ser::Error::custom("refused"))
+        }
+    }
+
+    /// A string written through `collect_str`, as `Display`-based
+    /// serializers (`serde_with::DisplayFromStr`, chrono) write it.
+    struct Shown(String);
+
+    impl Serialize for Shown {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_str(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_collect_str_message_beyond_the_stack_buffer_encodes() {
+        for len in [SMALL - 2, SMALL, 3 * SMALL] {
+            let message = Shown("x".repeat(len));
+            let payload = with_encoded(&message, |p| Ok(p.to_vec()), |e| e).unwrap();
+            assert_eq!(payload, postcard::to_allocvec(&"x".repeat(len)).unwrap());
         }
     }
 

@@ -75,8 +75,9 @@ const CHUNK: usize = 256;
 /// Offsets per chunk at least, whatever `keep`: a chunk per message made a
 /// publish to a `keep` 1 ring three times as slow (an allocation, a table
 /// update and a drop per message: 158 ns against 50 before chunks). The
-/// price: up to `2 * MIN_CHUNK` messages beyond `keep` stay alive until
-/// their chunk goes.
+/// price: up to a chunk of messages beyond `keep` stays alive until the
+/// chunk goes — and each reader keeps the chunk it last read until its next
+/// read.
 const MIN_CHUNK: usize = 16;
 
 pub(crate) struct Ring<T> {
@@ -380,7 +381,8 @@ impl<T: Clone> Ring<T> {
         }
     }
 
-    /// The head (offset of the next message) and the oldest retained offset.
+    /// The oldest retained offset and the head (the offset of the next
+    /// message).
     pub(crate) fn bounds(&self) -> Result<(u64, u64), Error> {
         self.check()?;
         let head = self.head();

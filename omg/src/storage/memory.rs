@@ -468,6 +468,11 @@ impl Storage for MemoryStorage {
             };
             let mut log = log.lock();
             log.ended = Some(Ended::Deleted);
+            // Inline handles outlive the topic (in every `Topic` handle
+            // until it is dropped): they must not keep its messages.
+            log.records = Chunked::default();
+            log.keys = HashMap::new();
+            log.key_times = VecDeque::new();
             std::mem::take(&mut log.watchers)
         };
         for watcher in watchers.iter().filter_map(Weak::upgrade) {
