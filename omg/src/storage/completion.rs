@@ -19,8 +19,9 @@ pub type BatchOutcome = Result<Vec<Appended>, Error>;
 
 /// Waits for a submitted batch to complete.
 ///
-/// Backends that complete inline return [`Completion::ready`] (or
-/// [`Completion::appended`]); backends with a writer thread return the
+/// Backends that complete inline return [`Completion::ready`] (and may
+/// offer an [`InlineLog`](super::InlineLog) for single publishes);
+/// backends with a writer thread return the
 /// waiting half of [`Completion::pending`] and complete the [`Completer`]
 /// later.
 pub struct Completion {
@@ -81,15 +82,6 @@ impl Completion {
     pub fn ready(outcome: BatchOutcome) -> Self {
         Self {
             state: State::Ready(Some(Outcome::List(outcome))),
-        }
-    }
-
-    /// A completed batch of one append: what [`ready`](Self::ready) with a
-    /// one-element list means, without allocating the list (the in-memory
-    /// storage's publish path).
-    pub fn appended(outcome: Result<Appended, Error>) -> Self {
-        Self {
-            state: State::Ready(Some(Outcome::One(outcome))),
         }
     }
 
